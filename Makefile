@@ -1,0 +1,74 @@
+# kvd — `make` builds ./kvd and ./kvbench, `make test` runs every test, `make run` starts kvd.
+# `make SAN=address,undefined test` builds and tests a sanitized copy under build/san-*/.
+# Missing Debian packages are installed first (as root) or named with the command to run.
+
+CXX      ?= g++
+CC       ?= gcc
+SAN      ?=
+WERROR   ?=
+BUILD    ?= $(if $(SAN),build/san-$(subst $(comma),-,$(SAN)),build)
+comma    := ,
+
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+DEPS_KIND := $(if $(filter test check fuzz,$(MAKECMDGOALS)),test,build)
+DEPS_OK := $(shell bash scripts/install-deps.sh $(DEPS_KIND) >&2 && echo ok)
+ifneq ($(DEPS_OK),ok)
+$(error missing build dependencies, see the message above)
+endif
+endif
+
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+PKGS     := fmt absl_flags absl_flags_parse absl_flags_usage absl_raw_hash_set absl_hash \
+            absl_strings absl_str_format absl_time absl_synchronization
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror) \
+            -MMD -MP -Isrc -I$(LLHTTP_INC) $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS  += $(SANFLAGS) -pthread
+DEPS_STAMP :=
+
+include third_party/llhttp.mk
+
+LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name '*.cc' -not -path 'src/kvbench/*'))
+TEST_SRCS  := $(shell find src -name '*_test.cc' -not -path 'src/kvbench/*')
+BENCH_SRCS := $(shell find src/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
+LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
+TEST_OBJS  := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
+BENCH_OBJS := $(BENCH_SRCS:%.cc=$(BUILD)/%.o)
+
+KVD      := $(if $(SAN),$(BUILD)/kvd,kvd)
+KVBENCH  := $(if $(SAN),$(BUILD)/kvbench,kvbench)
+UNIT     := $(BUILD)/unit_tests
+
+.PHONY: all run test unit integration clean
+all: $(KVD) $(if $(BENCH_SRCS),$(KVBENCH))
+
+$(BUILD)/%.o: %.cc $(LLHTTP_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(KVD): $(BUILD)/src/main.o $(LIB_OBJS) $(LLHTTP_LIB)
+	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(KVBENCH): $(BENCH_OBJS) $(LIB_OBJS) $(LLHTTP_LIB)
+	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_LIB)
+	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+run: $(KVD)
+	./$(KVD)
+
+unit: $(UNIT)
+	$(UNIT)
+
+test: all $(UNIT)
+	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) UNIT_BIN=$(abspath $(UNIT)) \
+	  bash tests/run.sh
+
+clean:
+	rm -rf build kvd kvbench
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/src/main.d
