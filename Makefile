@@ -28,10 +28,11 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERRO
             -MMD -MP -Isrc -I$(LLHTTP_INC) $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS) -pthread
 DEPS_STAMP :=
+.DEFAULT_GOAL := all
 
 include third_party/llhttp.mk
 
-LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name '*.cc' -not -path 'src/kvbench/*'))
+LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc" -not -path "src/kvbench/*"))
 TEST_SRCS  := $(shell find src -name '*_test.cc' -not -path 'src/kvbench/*')
 BENCH_SRCS := $(shell find src/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
 LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
@@ -52,7 +53,7 @@ $(BUILD)/%.o: %.cc $(LLHTTP_LIB)
 $(KVD): $(BUILD)/src/main.o $(LIB_OBJS) $(LLHTTP_LIB)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(KVBENCH): $(BENCH_OBJS) $(LIB_OBJS) $(LLHTTP_LIB)
+$(KVBENCH): $(BENCH_OBJS)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_LIB)

@@ -1,0 +1,185 @@
+#include "http/parser.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
+namespace kvd::http {
+namespace {
+
+// Header values may hold visible ASCII, obs-text and HTAB; a bare CR, NUL or other control
+// byte here means the framing cannot be trusted (llhttp 8.1 passes some of them through).
+bool BadValueByte(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+Method MethodOf(uint8_t m) {
+  switch (m) {
+    case HTTP_GET: return Method::kGet;
+    case HTTP_HEAD: return Method::kHead;
+    case HTTP_POST: return Method::kPost;
+    case HTTP_PUT: return Method::kPut;
+    case HTTP_DELETE: return Method::kDelete;
+    default: return Method::kOther;
+  }
+}
+
+}  // namespace
+
+RequestParser::RequestParser(const Limits* limits, RequestSink* sink) : limits_(limits), sink_(sink) {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = OnMessageBegin;
+    s.on_url = OnUrl;
+    s.on_header_field = OnHeaderField;
+    s.on_header_value = OnHeaderValue;
+    s.on_header_value_complete = OnHeaderValueComplete;
+    s.on_headers_complete = OnHeadersComplete;
+    s.on_body = OnBody;
+    s.on_message_complete = OnMessageComplete;
+    return s;
+  }();
+  llhttp_init(&parser_, HTTP_REQUEST, &settings);
+  parser_.data = this;
+}
+
+RequestParser::Result RequestParser::Feed(const char* data, size_t len) {
+  size_t off = 0;
+  llhttp_errno_t err;
+  size_t consumed;
+  for (;;) {
+    err = llhttp_execute(&parser_, data + off, len - off);
+    if (err == HPE_OK) return {Status::kOk, len};
+    consumed = size_t(llhttp_get_error_pos(&parser_) - data);
+    // kvd never switches protocols: a request that asked to upgrade was answered as plain
+    // HTTP/1.1, and the bytes after it are the next request.
+    if (err != HPE_PAUSED_UPGRADE || error_status_ != 0) break;
+    llhttp_resume_after_upgrade(&parser_);
+    off = consumed;
+  }
+  if (err == HPE_PAUSED) return {Status::kPaused, consumed};
+  if (error_status_ == 0) {
+    // llhttp's own verdict. An HTTP/2 preface parses as method PRI.
+    if (err == HPE_PAUSED_H2_UPGRADE || (err == HPE_INVALID_METHOD && len >= 3 && std::memcmp(data, "PRI", 3) == 0) ||
+        parser_.method == HTTP_PRI) {
+      Fail(505, "HTTP/2 is not supported; use HTTP/1.1");
+    } else if (err == HPE_INVALID_VERSION) {
+      Fail(505, "unsupported HTTP version");
+    } else {
+      Fail(400, llhttp_get_error_reason(&parser_));
+    }
+  }
+  return {Status::kError, consumed};
+}
+
+int RequestParser::Fail(int status, const char* message) {
+  error_status_ = status;
+  error_message_ = message ? message : "bad request";
+  return HPE_USER;
+}
+
+bool RequestParser::CountHeadBytes(size_t n) {
+  head_bytes_ += n;
+  return head_bytes_ <= limits_->max_header_bytes;
+}
+
+int RequestParser::OnMessageBegin(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  self->req_.Clear();
+  self->head_bytes_ = 0;
+  self->headers_ = 0;
+  self->field_done_ = true;
+  self->watched_ = Watched::kNone;
+  self->expect_.clear();
+  self->in_request_ = true;
+  self->headers_done_ = false;
+  return HPE_OK;
+}
+
+int RequestParser::OnUrl(llhttp_t* p, const char* at, size_t n) {
+  RequestParser* self = Self(p);
+  if (self->req_.target.size() + n > self->limits_->max_target_bytes) {
+    return self->Fail(414, "request target too long");
+  }
+  self->req_.target.append(at, n);
+  return HPE_OK;
+}
+
+int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
+  RequestParser* self = Self(p);
+  if (!self->CountHeadBytes(n + 4)) return self->Fail(431, "request header section too large");
+  if (self->field_done_) {  // the first piece of a new header name
+    if (++self->headers_ > self->limits_->max_headers) return self->Fail(431, "too many request headers");
+    self->field_done_ = false;
+    self->field_len_ = 0;
+    self->watched_ = Watched::kNone;
+  }
+  size_t take = std::min(n, sizeof self->field_ - self->field_len_);
+  for (size_t i = 0; i < take; ++i) self->field_[self->field_len_ + i] = absl::ascii_tolower(at[i]);
+  self->field_len_ += take;
+  return HPE_OK;
+}
+
+int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
+  RequestParser* self = Self(p);
+  if (!self->field_done_) {  // the first piece of this header's value: the name is complete
+    self->field_done_ = true;
+    std::string_view name(self->field_, self->field_len_);
+    if (name == "expect") self->watched_ = Watched::kExpect;
+    else if (name == "authorization") self->watched_ = Watched::kAuthorization;
+  }
+  if (!self->CountHeadBytes(n)) return self->Fail(431, "request header section too large");
+  for (size_t i = 0; i < n; ++i) {
+    if (BadValueByte(static_cast<unsigned char>(at[i]))) {
+      return self->Fail(400, at[i] == '\r' || at[i] == '\n' ? "bare CR or LF, or obs-fold, in a header"
+                                                            : "control character in a header value");
+    }
+  }
+  if (self->watched_ == Watched::kExpect) self->expect_.append(at, n);
+  if (self->watched_ == Watched::kAuthorization) self->req_.authorization.append(at, n);
+  return HPE_OK;
+}
+
+int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  self->field_done_ = true;  // also ends a header with an empty value
+  return HPE_OK;
+}
+
+int RequestParser::OnHeadersComplete(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  if (p->http_major != 1 || p->http_minor > 1) return self->Fail(505, "unsupported HTTP version");
+  if (p->method == HTTP_PRI) return self->Fail(505, "HTTP/2 is not supported; use HTTP/1.1");
+  if (p->upgrade && p->method == HTTP_CONNECT) return self->Fail(405, "CONNECT is not supported");
+  self->req_.method = MethodOf(p->method);
+  self->req_.method_name = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+  bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->limits_->max_body_bytes) {
+    return self->Fail(413, "request body too large");
+  }
+  self->headers_done_ = true;
+  if (has_body && p->http_minor == 1 && absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(self->expect_), "100-continue")) {
+    self->sink_->OnContinue();
+  }
+  return HPE_OK;
+}
+
+int RequestParser::OnBody(llhttp_t* p, const char* at, size_t n) {
+  RequestParser* self = Self(p);
+  if (self->req_.body.size() + n > self->limits_->max_body_bytes) {
+    return self->Fail(413, "request body too large");
+  }
+  self->req_.body.append(at, n);
+  return HPE_OK;
+}
+
+int RequestParser::OnMessageComplete(llhttp_t* p) {
+  RequestParser* self = Self(p);
+  self->req_.keep_alive = llhttp_should_keep_alive(p);
+  self->in_request_ = false;
+  bool go_on = self->sink_->OnRequest(self->req_);
+  return go_on ? HPE_OK : HPE_PAUSED;
+}
+
+}  // namespace kvd::http

@@ -1,0 +1,97 @@
+// RequestParser: llhttp wrapped for a server connection. Feed it bytes as they arrive, split
+// anywhere; it hands each complete request to the sink, in order, and turns every protocol
+// violation into the HTTP status to answer with before closing.
+//
+// Beyond llhttp's own checks it enforces kvd's limits (request-target length, header section
+// size and count, body size decided from Content-Length before the body is read) and rejects
+// what Debian's llhttp 8.1 lets through (obs-fold and bare CR in headers, see CVE-2023-30589 and
+// CVE-2024-27982), NUL and other control bytes in header values, and HTTP versions other than
+// 1.0 and 1.1.
+//
+// Thread safety: none; one parser per connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "http/request.h"
+#include "llhttp.h"
+
+namespace kvd::http {
+
+struct Limits {
+  size_t max_target_bytes = 8192;
+  size_t max_header_bytes = 8192;  // request line + header lines
+  size_t max_headers = 100;
+  size_t max_body_bytes = 1 << 20;
+};
+
+class RequestSink {
+ public:
+  // A complete request. Return false to pause parsing after it (output backpressure).
+  virtual bool OnRequest(Request& req) = 0;
+  // The client sent `Expect: 100-continue` and waits for the interim response before the body.
+  virtual void OnContinue() = 0;
+
+ protected:
+  ~RequestSink() = default;
+};
+
+class RequestParser {
+ public:
+  enum class Status { kOk, kPaused, kError };
+  struct Result {
+    Status status;
+    size_t consumed;  // bytes of the input parsed; with kPaused, feed the rest after Resume()
+  };
+
+  RequestParser(const Limits* limits, RequestSink* sink);
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  Result Feed(const char* data, size_t len);
+  void Resume() { llhttp_resume(&parser_); }
+
+  // After kError: the status to answer (400, 413, 414, 431, 505) and a one-line reason.
+  int error_status() const { return error_status_; }
+  std::string_view error_message() const { return error_message_; }
+
+  // True between a request's first byte and its end; false between requests.
+  bool in_request() const { return in_request_; }
+  bool headers_complete() const { return headers_done_; }
+
+ private:
+  static int OnMessageBegin(llhttp_t* p);
+  static int OnUrl(llhttp_t* p, const char* at, size_t n);
+  static int OnHeaderField(llhttp_t* p, const char* at, size_t n);
+  static int OnHeaderValue(llhttp_t* p, const char* at, size_t n);
+  static int OnHeaderValueComplete(llhttp_t* p);
+  static int OnHeadersComplete(llhttp_t* p);
+  static int OnBody(llhttp_t* p, const char* at, size_t n);
+  static int OnMessageComplete(llhttp_t* p);
+  static RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+  int Fail(int status, const char* message);
+  bool CountHeadBytes(size_t n);
+
+  enum class Watched : uint8_t { kNone, kExpect, kAuthorization };
+
+  llhttp_t parser_;
+  const Limits* limits_;
+  RequestSink* sink_;
+  Request req_;
+  size_t head_bytes_ = 0;
+  size_t headers_ = 0;
+  char field_[16];       // the current header name's first bytes, lower-cased
+  size_t field_len_ = 0;
+  bool field_done_ = true;
+  Watched watched_ = Watched::kNone;
+  std::string expect_;   // the Expect header value (watched headers only are kept)
+  bool in_request_ = false;
+  bool headers_done_ = false;
+  int error_status_ = 0;
+  const char* error_message_ = "";
+};
+
+}  // namespace kvd::http

@@ -1,0 +1,56 @@
+// Response writing: appends HTTP/1.1 responses to a connection's output buffer, in the order the
+// requests came, so one write(2) can carry a whole pipelined batch.
+//
+// Every response carries Date, Content-Type and Content-Length; `Connection: close` when the
+// connection ends after it. Thread safety: DateCache is per reactor; the functions are pure.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string_view>
+
+#include "util/buffer.h"
+
+namespace kvd::http {
+
+// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second.
+class DateCache {
+ public:
+  DateCache() { Update(std::time(nullptr)); }
+  void Update(time_t now);
+  std::string_view header() const { return {buf_, len_}; }
+
+ private:
+  time_t second_ = -1;
+  char buf_[64];
+  size_t len_ = 0;
+};
+
+inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+
+struct Head {
+  int status = 200;
+  uint64_t content_length = 0;
+  bool close = false;                        // adds Connection: close
+  std::string_view content_type = kTextPlain;
+  std::string_view extra_headers = {};       // whole lines, each ending in \r\n
+};
+
+// Appends the status line and headers, up to and including the blank line.
+void AppendHead(Buffer* out, const DateCache& date, const Head& head);
+
+// Appends a whole response; with head_only (HEAD requests) the body is left out but
+// Content-Length still gives its size.
+inline void AppendResponse(Buffer* out, const DateCache& date, Head head, std::string_view body,
+                           bool head_only = false) {
+  head.content_length = body.size();
+  AppendHead(out, date, head);
+  if (!head_only) out->Append(body);
+}
+
+// The interim response to `Expect: 100-continue`.
+inline constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string_view ReasonPhrase(int status);
+
+}  // namespace kvd::http

@@ -1,0 +1,208 @@
+#include "metrics/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+#include <numeric>
+#include <string_view>
+
+#include "metrics/process_stats.h"
+
+#ifndef KVD_VERSION
+#define KVD_VERSION "0.1.0"
+#endif
+
+namespace kvd::metrics {
+namespace {
+
+// Bucket bounds in integer nanoseconds, so Observe() picks a bucket with integer compares only.
+constexpr auto kBoundsNanos = [] {
+  std::array<uint64_t, kLatencyBuckets.size()> b{};
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint64_t(kLatencyBuckets[i] * 1e9 + 0.5);
+  return b;
+}();
+static_assert(kBoundsNanos.front() == 1'000 && kBoundsNanos[1] == 2'500 &&
+              kBoundsNanos.back() == 1'000'000'000);
+static_assert(std::is_sorted(kBoundsNanos.begin(), kBoundsNanos.end()));
+
+constexpr const char* kMethodLabels[] = {"get", "head", "post", "put", "delete", "other"};
+constexpr const char* kHandlerLabels[] = {"/", "/size", "/metrics", "/healthz", "other"};
+constexpr int kCodeValues[] = {200, 204, 400, 401, 404, 405, 412, 413, 414, 431, 500, 503, 505, 0};
+static_assert(std::size(kMethodLabels) == size_t(Method::kCount));
+static_assert(std::size(kHandlerLabels) == size_t(Handler::kCount));
+static_assert(std::size(kCodeValues) == size_t(Code::kCount));
+
+// The version is pasted into a label value unescaped.
+constexpr bool IsPlainLabelValue(std::string_view s) {
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return c == '"' || c == '\\' || c == '\n'; });
+}
+static_assert(IsPlainLabelValue(KVD_VERSION));
+
+std::string CodeLabel(Code c) { return c == Code::kOther ? "other" : std::to_string(CodeValue(c)); }
+
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+
+  void Family(std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(*out_), "# HELP {0} {2}\n# TYPE {0} {1}\n", name, type, help);
+  }
+  // One sample; `labels` is either empty or a complete `{...}` block.
+  template <typename T>
+  void Sample(std::string_view name, std::string_view labels, T value) {
+    fmt::format_to(std::back_inserter(*out_), "{}{} {}\n", name, labels, value);
+  }
+  template <typename T>
+  void Single(std::string_view name, std::string_view type, std::string_view help, T value) {
+    Family(name, type, help);
+    Sample(name, "", value);
+  }
+
+ private:
+  std::string* out_;
+};
+
+}  // namespace
+
+const char* MethodLabel(Method m) { return kMethodLabels[size_t(m)]; }
+const char* HandlerLabel(Handler h) { return kHandlerLabels[size_t(h)]; }
+int CodeValue(Code c) { return kCodeValues[size_t(c)]; }
+
+Code CodeFromStatus(int status) {
+  for (size_t i = 0; i < size_t(Code::kOther); ++i) {
+    if (kCodeValues[i] == status) return Code(i);
+  }
+  return Code::kOther;
+}
+
+void Histogram::Observe(uint64_t nanos, uint64_t n) {
+  // First bound >= nanos: Prometheus buckets are "less than or equal" (le).
+  size_t i =
+      std::lower_bound(kBoundsNanos.begin(), kBoundsNanos.end(), nanos) - kBoundsNanos.begin();
+  buckets_[i].Add(n);
+  sum_nanos_.Add(nanos * n);
+}
+
+uint64_t Histogram::Count() const {
+  uint64_t n = 0;
+  for (const Counter& b : buckets_) n += b.Get();
+  return n;
+}
+
+void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures& store,
+            std::string* out) {
+  auto sum = [&]<typename T>(T ReactorMetrics::*field) {
+    decltype(T().Get()) s = 0;
+    for (size_t r = 0; r < n; ++r) s += (reactors[r]->*field).Get();
+    return s;
+  };
+  Writer w(out);
+
+  w.Single("in_flight_requests", "gauge", "Requests currently being served.",
+           sum(&ReactorMetrics::in_flight));
+
+  w.Family("api_requests_total", "counter", "Requests served, by status code and method.");
+  for (size_t c = 0; c < size_t(Code::kCount); ++c) {
+    for (size_t m = 0; m < size_t(Method::kCount); ++m) {
+      uint64_t v = 0;
+      for (size_t r = 0; r < n; ++r) v += reactors[r]->requests[m][c].Get();
+      // Always one series, so the family exists (and rate() works) before the first request.
+      bool always = Code(c) == Code::k200 && Method(m) == Method::kGet;
+      if (v == 0 && !always) continue;
+      w.Sample("api_requests_total",
+               fmt::format("{{code=\"{}\",method=\"{}\"}}", CodeLabel(Code(c)), kMethodLabels[m]),
+               v);
+    }
+  }
+
+  w.Family("request_duration_seconds", "histogram",
+           "Time to serve a request, by handler and method.");
+  for (size_t h = 0; h < size_t(Handler::kCount); ++h) {
+    for (size_t m = 0; m < size_t(Method::kCount); ++m) {
+      std::array<uint64_t, kLatencyBuckets.size() + 1> buckets{};
+      uint64_t sum_nanos = 0;
+      for (size_t r = 0; r < n; ++r) {
+        const Histogram& hist = reactors[r]->duration[h][m];
+        for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += hist.BucketCount(b);
+        sum_nanos += hist.SumNanos();
+      }
+      const uint64_t count = std::accumulate(buckets.begin(), buckets.end(), uint64_t{0});
+      if (count == 0) continue;
+      const std::string labels =
+          fmt::format("handler=\"{}\",method=\"{}\"", kHandlerLabels[h], kMethodLabels[m]);
+      uint64_t cumulative = 0;
+      for (size_t b = 0; b < buckets.size(); ++b) {
+        cumulative += buckets[b];
+        std::string le =
+            b < kLatencyBuckets.size() ? fmt::format("{}", kLatencyBuckets[b]) : "+Inf";
+        w.Sample("request_duration_seconds_bucket", fmt::format("{{{},le=\"{}\"}}", labels, le),
+                 cumulative);
+      }
+      w.Sample("request_duration_seconds_sum", "{" + labels + "}", double(sum_nanos) / 1e9);
+      w.Sample("request_duration_seconds_count", "{" + labels + "}", count);
+    }
+  }
+
+  w.Single("cache_size", "gauge", "Live keys in the cache.", store.keys);
+
+  w.Single("kvd_cache_hits_total", "counter", "Key lookups that found a live key.",
+           sum(&ReactorMetrics::hits));
+  w.Single("kvd_cache_misses_total", "counter", "Key lookups that found no live key.",
+           sum(&ReactorMetrics::misses));
+  w.Single("kvd_keys_expired_total", "counter", "Keys reclaimed after their TTL passed.",
+           store.expired);
+  w.Single("kvd_keys_evicted_total", "counter", "Keys evicted to stay within the memory limit.",
+           store.evicted);
+  w.Single("kvd_memory_used_bytes", "gauge", "Memory charged against the memory limit.",
+           store.bytes_used);
+  w.Single("kvd_memory_limit_bytes", "gauge", "The configured memory limit (--max-memory).",
+           store.bytes_limit);
+  w.Single("kvd_connections_accepted_total", "counter", "Connections accepted.",
+           sum(&ReactorMetrics::connections_accepted));
+  w.Single("kvd_connections_open", "gauge", "Connections currently open.",
+           sum(&ReactorMetrics::connections_open));
+  w.Family("kvd_connections_closed_total", "counter", "Connections closed by kvd, by reason.");
+  w.Sample("kvd_connections_closed_total", "{reason=\"bad_input\"}",
+           sum(&ReactorMetrics::connections_closed_bad_input));
+  w.Sample("kvd_connections_closed_total", "{reason=\"timeout\"}",
+           sum(&ReactorMetrics::connections_closed_timeout));
+  w.Single("kvd_connections_rejected_total", "counter", "Connections refused at accept time.",
+           sum(&ReactorMetrics::connections_rejected));
+  w.Single("kvd_read_bytes_total", "counter", "Bytes read from client sockets.",
+           sum(&ReactorMetrics::bytes_read));
+  w.Single("kvd_written_bytes_total", "counter", "Bytes written to client sockets.",
+           sum(&ReactorMetrics::bytes_written));
+  w.Family("kvd_syscalls_total", "counter", "System calls made by the reactors, by call.");
+  w.Sample("kvd_syscalls_total", "{syscall=\"read\"}", sum(&ReactorMetrics::syscalls_read));
+  w.Sample("kvd_syscalls_total", "{syscall=\"write\"}", sum(&ReactorMetrics::syscalls_write));
+  w.Sample("kvd_syscalls_total", "{syscall=\"epoll_wait\"}",
+           sum(&ReactorMetrics::syscalls_epoll_wait));
+  w.Family("kvd_reactor_requests_total", "counter", "Requests served, by reactor thread.");
+  for (size_t r = 0; r < n; ++r) {
+    uint64_t v = 0;
+    for (const auto& by_code : reactors[r]->requests) {
+      for (const Counter& c : by_code) v += c.Get();
+    }
+    w.Sample("kvd_reactor_requests_total", fmt::format("{{reactor=\"{}\"}}", r), v);
+  }
+  w.Family("kvd_build_info", "gauge", "Always 1; labelled with the kvd version.");
+  w.Sample("kvd_build_info", "{version=\"" KVD_VERSION "\"}", 1);
+
+  if (auto p = ReadProcessStats()) {
+    w.Single("process_cpu_seconds_total", "counter",
+             "Total user and system CPU time spent in seconds.", p->cpu_seconds);
+    w.Single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+             p->resident_bytes);
+    w.Single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+             p->virtual_bytes);
+    w.Single("process_open_fds", "gauge", "Number of open file descriptors.", p->open_fds);
+    w.Single("process_max_fds", "gauge", "Maximum number of open file descriptors.", p->max_fds);
+    w.Single("process_start_time_seconds", "gauge",
+             "Start time of the process since unix epoch in seconds.", p->start_time_seconds);
+    w.Single("process_threads", "gauge", "Number of OS threads in the process.", p->threads);
+  }
+}
+
+}  // namespace kvd::metrics

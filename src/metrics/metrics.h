@@ -1,0 +1,102 @@
+// Per-reactor metrics: counters and latency histograms that one reactor thread writes without
+// locks or atomic read-modify-write, and that a scrape on any thread reads and sums.
+//
+// Thread safety: every Counter/Gauge/Histogram inside a ReactorMetrics has exactly one writer, the
+// reactor thread that owns it. Readers (the /metrics handler, on whichever reactor got the scrape)
+// use relaxed loads, so a scrape never blocks request handling and sees each value as of some
+// recent moment (counters never go backwards).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace kvd::metrics {
+
+// A monotonically increasing value with a single writer.
+class Counter {
+ public:
+  void Add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// A value that goes up and down, with a single writer.
+class Gauge {
+ public:
+  void Add(int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Set(int64_t n) { v_.store(n, std::memory_order_relaxed); }
+  int64_t Get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> v_{0};
+};
+
+// Request methods, as labelled in the exposition (lower case, as Go's promhttp does).
+enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOther, kCount };
+// Which route served a request: label handler="/" for keys, else the reserved path.
+enum class Handler : uint8_t { kKey, kSize, kMetrics, kHealthz, kOther, kCount };
+// Status codes kvd sends; kOther collects anything else.
+enum class Code : uint8_t {
+  k200, k204, k400, k401, k404, k405, k412, k413, k414, k431, k500, k503, k505, kOther, kCount
+};
+
+const char* MethodLabel(Method m);    // "get", "head", ...
+const char* HandlerLabel(Handler h);  // "/", "/size", ...
+int CodeValue(Code c);                // 200, 204, ... (0 for kOther)
+Code CodeFromStatus(int status);
+
+// Fixed latency buckets in seconds, suited to a server that answers in microseconds:
+// 1us, 2.5us, 5us, 10us, 25us, 50us, 100us, 250us, 500us, 1ms, 2.5ms, 5ms, 10ms, 25ms, 50ms,
+// 100ms, 250ms, 500ms, 1s (+Inf implied).
+inline constexpr std::array<double, 19> kLatencyBuckets = {
+    1e-6,   2.5e-6, 5e-6,   1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
+    2.5e-3, 5e-3,   1e-2, 2.5e-2, 5e-2, 0.1,  0.25, 0.5,    1.0};
+
+class Histogram {
+ public:
+  // Records one observation of `nanos` nanoseconds (`n` times: a pipelined batch shares a duration).
+  void Observe(uint64_t nanos, uint64_t n = 1);
+  // Non-cumulative count of bucket i (i == kLatencyBuckets.size() is the +Inf overflow bucket).
+  uint64_t BucketCount(size_t i) const { return buckets_[i].Get(); }
+  uint64_t Count() const;
+  uint64_t SumNanos() const { return sum_nanos_.Get(); }
+
+ private:
+  std::array<Counter, kLatencyBuckets.size() + 1> buckets_;
+  Counter sum_nanos_;
+};
+
+// Everything one reactor counts. Store-side figures (keys, bytes, expirations, evictions) live in
+// the store and are read from it at scrape time.
+struct ReactorMetrics {
+  std::array<std::array<Counter, size_t(Code::kCount)>, size_t(Method::kCount)> requests;
+  std::array<std::array<Histogram, size_t(Method::kCount)>, size_t(Handler::kCount)> duration;
+  Gauge in_flight;  // requests parsed whose response has not yet been handed to the kernel
+  Counter hits, misses;
+  Counter connections_accepted;
+  Gauge connections_open;
+  Counter connections_closed_bad_input, connections_closed_timeout, connections_rejected;
+  Counter bytes_read, bytes_written;
+  Counter syscalls_read, syscalls_write, syscalls_epoll_wait;
+};
+
+// Store-wide figures, gathered by the caller of Render() from the store at scrape time.
+struct StoreFigures {
+  uint64_t keys = 0;           // live keys (cache_size)
+  uint64_t bytes_used = 0;     // what --max-memory is checked against
+  uint64_t bytes_limit = 0;    // --max-memory
+  uint64_t expired = 0;        // keys reclaimed by expiry (total)
+  uint64_t evicted = 0;        // keys evicted for memory (total)
+};
+
+// Appends the Prometheus text exposition (format 0.0.4) of all reactors' metrics, the store
+// figures, build info and process metrics (from /proc/self) to `out`.
+// `reactors` points to `n` ReactorMetrics; reading them is safe from any thread.
+void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures& store,
+            std::string* out);
+
+}  // namespace kvd::metrics

@@ -1,0 +1,111 @@
+#include "router/router.h"
+
+#include "fmt/format.h"
+#include "http/uri.h"
+
+namespace kvd {
+
+using http::Method;
+using metrics::Handler;
+
+Router::Router(const Config* config, store::Store* store,
+               const std::vector<const metrics::ReactorMetrics*>* reactors)
+    : config_(config), store_(store), reactors_(reactors) {}
+
+Router::Outcome Router::Reply(Context& ctx, const http::Request& req, Handler h, int status,
+                              std::string_view body, std::string_view extra_headers) const {
+  http::Head head;
+  head.status = status;
+  head.close = ctx.close;
+  head.extra_headers = extra_headers;
+  http::AppendResponse(ctx.out, *ctx.date, head, body, req.method == Method::kHead);
+  return {status, h};
+}
+
+Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
+  http::Target t = http::SplitTarget(req.target);
+  const bool read = req.method == Method::kGet || req.method == Method::kHead;
+  if (t.path == "/size") {
+    if (!read && req.method != Method::kPost) {
+      return Reply(ctx, req, Handler::kSize, 405, "method not allowed", "Allow: GET, HEAD, POST\r\n");
+    }
+    fmt::format_int n(store_->Size(ctx.now_ms));
+    return Reply(ctx, req, Handler::kSize, 200, {n.data(), n.size()});
+  }
+  if (t.path == "/healthz") {
+    if (!read) return Reply(ctx, req, Handler::kHealthz, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+    return Reply(ctx, req, Handler::kHealthz, 200, "ok");
+  }
+  if (t.path == "/metrics") {
+    if (!read) return Reply(ctx, req, Handler::kMetrics, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+    store::ShardStats s = store_->Stats(ctx.now_ms);
+    metrics::StoreFigures figures{s.keys, s.bytes_used, store_->memory_limit(), s.expired, s.evicted};
+    std::string text;
+    metrics::Render(reactors_->data(), reactors_->size(), figures, &text);
+    http::Head head;
+    head.close = ctx.close;
+    head.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    http::AppendResponse(ctx.out, *ctx.date, head, text, req.method == Method::kHead);
+    return {200, Handler::kMetrics};
+  }
+  if (t.path.empty() || t.path[0] != '/') {
+    return Reply(ctx, req, Handler::kOther, 400, "request target must be an absolute path");
+  }
+  return HandleKey(req, t.path, t.query, ctx);
+}
+
+Router::Outcome Router::HandleKey(const http::Request& req, std::string_view path,
+                                  std::string_view query, Context& ctx) const {
+  std::string& key = *ctx.scratch;
+  if (!http::PercentDecode(path, &key)) return Reply(ctx, req, Handler::kKey, 400, "invalid percent-encoding in key");
+  if (key.size() <= 1) return Reply(ctx, req, Handler::kKey, 400, "empty key");
+  if (key.size() - 1 > config_->max_key_bytes) return Reply(ctx, req, Handler::kKey, 414, "key too long");
+
+  switch (req.method) {
+    case Method::kGet:
+    case Method::kHead: {
+      bool head_only = req.method == Method::kHead;
+      bool hit = store_->Get(key, ctx.now_ms, [&](std::string_view value) {
+        // Copied under the shard lock straight into the output: no intermediate buffer.
+        http::Head head;
+        head.close = ctx.close;
+        http::AppendResponse(ctx.out, *ctx.date, head, value, head_only);
+      });
+      if (hit) {
+        ctx.metrics->hits.Add();
+        return {200, Handler::kKey};
+      }
+      ctx.metrics->misses.Add();
+      return Reply(ctx, req, Handler::kKey, config_->miss_status, "");
+    }
+    case Method::kPost:
+    case Method::kPut: {
+      http::WriteOptions opts;
+      const char* error = "";
+      if (!http::ParseWriteOptions(query, store::kMaxTtlMs, &opts, &error)) {
+        return Reply(ctx, req, Handler::kKey, 400, error);
+      }
+      store::SetMode mode = opts.nx ? store::SetMode::kIfAbsent
+                            : opts.xx ? store::SetMode::kIfPresent
+                                      : store::SetMode::kAlways;
+      uint64_t ttl = opts.ttl_ms ? opts.ttl_ms : config_->ttl_ms;
+      switch (store_->Set(key, req.body, ttl, mode, ctx.now_ms)) {
+        case store::SetResult::kStored:
+          return Reply(ctx, req, Handler::kKey, 200, req.body);  // the seed echoes the value
+        case store::SetResult::kConditionFailed:
+          return Reply(ctx, req, Handler::kKey, 412, opts.nx ? "key exists" : "key does not exist");
+        case store::SetResult::kNoMemory:
+          return Reply(ctx, req, Handler::kKey, 507, "value does not fit in --max-memory");
+      }
+      break;
+    }
+    case Method::kDelete:
+      if (store_->Delete(key, ctx.now_ms)) return Reply(ctx, req, Handler::kKey, 204, "");
+      return Reply(ctx, req, Handler::kKey, 404, "");
+    case Method::kOther:
+      break;
+  }
+  return Reply(ctx, req, Handler::kKey, 405, "method not allowed", "Allow: GET, HEAD, POST, PUT, DELETE\r\n");
+}
+
+}  // namespace kvd

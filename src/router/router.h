@@ -1,0 +1,53 @@
+// Router: turns one parsed request into one response appended to the connection's output —
+// key operations against the store, and the reserved paths /size, /metrics and /healthz.
+//
+// Thread safety: a Router is shared by all reactors and holds no mutable state of its own; the
+// per-call Context carries everything that belongs to the calling reactor.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+#include "util/buffer.h"
+
+namespace kvd {
+
+class Router {
+ public:
+  // `reactors` lists every reactor's metrics, for /metrics; it must outlive the router.
+  Router(const Config* config, store::Store* store,
+         const std::vector<const metrics::ReactorMetrics*>* reactors);
+
+  // What the reactor needs to account for a request.
+  struct Outcome {
+    int status;
+    metrics::Handler handler;
+  };
+  struct Context {
+    uint64_t now_ms;
+    Buffer* out;
+    const http::DateCache* date;
+    metrics::ReactorMetrics* metrics;
+    std::string* scratch;  // reused for the decoded key
+    bool close;            // the response is the last on its connection
+  };
+
+  Outcome Handle(const http::Request& req, Context& ctx) const;
+
+ private:
+  Outcome HandleKey(const http::Request& req, std::string_view path, std::string_view query,
+                    Context& ctx) const;
+  Outcome Reply(Context& ctx, const http::Request& req, metrics::Handler h, int status,
+                std::string_view body, std::string_view extra_headers = {}) const;
+
+  const Config* config_;
+  store::Store* store_;
+  const std::vector<const metrics::ReactorMetrics*>* reactors_;
+};
+
+}  // namespace kvd

@@ -1,0 +1,136 @@
+#include "store/expiry_wheel.h"
+
+#include <algorithm>
+
+namespace kvd::store {
+
+ExpiryWheel::ExpiryWheel(Arena* arena, uint64_t now_ms)
+    : arena_(arena),
+      processed_(now_ms),
+      cascaded_((now_ms >> kWindowBits) + 1),
+      nearest_hint_(now_ms + 1),
+      near_(new uint32_t[size_t(1) << kNearBits]),
+      near_count_(new uint32_t[size_t(1) << kNearBits]()),
+      far_(new uint32_t[size_t(1) << kFarBits]) {
+  std::fill_n(near_.get(), size_t(1) << kNearBits, Arena::kNil);
+  std::fill_n(far_.get(), size_t(1) << kFarBits, Arena::kNil);
+}
+
+void ExpiryWheel::PushFront(uint32_t slot_ref, uint32_t id) {
+  uint32_t& head = HeadOf(slot_ref);
+  Header* h = H(id);
+  h->prev = slot_ref;
+  h->next = head;
+  if (head != Arena::kNil) H(head)->prev = id;
+  head = id;
+}
+
+void ExpiryWheel::PlaceNear(uint32_t id, uint64_t deadline_ms) {
+  // A deadline already past (clock skew between reactors) is filed under the next tick to reclaim.
+  uint64_t tick = std::max(deadline_ms, processed_ + 1);
+  H(id)->set_far(false);
+  PushFront(kSlotTag | uint32_t(tick & kNearMask), id);
+  ++near_count_[tick & kNearMask];
+  nearest_hint_ = std::min(nearest_hint_, tick);
+}
+
+void ExpiryWheel::Place(uint32_t id, uint64_t deadline_ms) {
+  // The window being cascaded already counts as near, or an entry filed into it behind the
+  // cascade cursor would miss the move.
+  if ((deadline_ms >> kWindowBits) <= cascaded_ + (cascading_ ? 1 : 0)) {
+    PlaceNear(id, deadline_ms);
+  } else {
+    H(id)->set_far(true);
+    PushFront(kSlotTag | kFarTag | uint32_t((deadline_ms >> kWindowBits) & kFarMask), id);
+  }
+}
+
+void ExpiryWheel::Insert(uint32_t id, uint64_t deadline_ms) {
+  H(id)->deadline = uint32_t(deadline_ms);
+  Place(id, deadline_ms);
+  ++size_;
+}
+
+void ExpiryWheel::Remove(uint32_t id) {
+  Header* h = H(id);
+  if (id == cascade_next_) cascade_next_ = h->next;
+  if (h->prev & kSlotTag) {
+    HeadOf(h->prev) = h->next;
+  } else {
+    H(h->prev)->next = h->next;
+  }
+  if (h->next != Arena::kNil) H(h->next)->prev = h->prev;
+  if (!h->far()) {
+    uint64_t tick = std::max(FullDeadline(h), processed_ + 1);
+    --near_count_[tick & kNearMask];
+  }
+  --size_;
+}
+
+bool ExpiryWheel::Advance(uint64_t now_ms, size_t budget, absl::FunctionRef<void(uint32_t)> expire) {
+  for (;;) {
+    if (cascading_) {
+      // Move this window's entries to the near ring; entries a full far revolution (or more)
+      // away share the slot and stay.
+      uint64_t window = cascaded_ + 1;
+      while (cascade_next_ != Arena::kNil) {
+        if (budget == 0) return false;
+        --budget;
+        uint32_t id = cascade_next_;
+        Header* h = H(id);
+        cascade_next_ = h->next;
+        uint64_t d = FullDeadline(h);
+        if ((d >> kWindowBits) != window) continue;
+        Remove(id);
+        PlaceNear(id, d);
+        ++size_;
+      }
+      cascaded_ = window;
+      cascading_ = false;
+      continue;
+    }
+    if (processed_ >= now_ms) return true;
+    uint64_t tick = processed_ + 1;
+    if ((tick >> kWindowBits) + 1 > cascaded_) {
+      cascading_ = true;
+      cascade_next_ = far_[(cascaded_ + 1) & kFarMask];
+      continue;
+    }
+    uint32_t& head = near_[tick & kNearMask];
+    while (head != Arena::kNil) {
+      if (budget == 0) return false;
+      --budget;
+      uint32_t id = head;
+      Remove(id);
+      expire(id);
+    }
+    processed_ = tick;
+  }
+}
+
+uint64_t ExpiryWheel::DueCount(uint64_t now_ms) const {
+  uint64_t due = 0;
+  uint64_t last = std::min(now_ms, processed_ + (uint64_t(1) << kNearBits));
+  for (uint64_t t = processed_ + 1; t <= last; ++t) due += near_count_[t & kNearMask];
+  return due;
+}
+
+uint32_t ExpiryWheel::Nearest() {
+  if (size_ == 0) return Arena::kNil;
+  uint64_t t = std::max(nearest_hint_, processed_ + 1);
+  uint64_t near_end = (cascaded_ + 1) << kWindowBits;
+  for (; t < near_end; ++t) {
+    if (near_count_[t & kNearMask] != 0) {
+      nearest_hint_ = t;
+      return near_[t & kNearMask];
+    }
+  }
+  nearest_hint_ = t;
+  for (uint64_t w = cascaded_ + 1; w <= cascaded_ + (uint64_t(1) << kFarBits); ++w) {
+    uint32_t head = far_[w & kFarMask];
+    if (head != Arena::kNil) return head;
+  }
+  return Arena::kNil;
+}
+
+}  // namespace kvd::store

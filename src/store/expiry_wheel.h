@@ -1,0 +1,84 @@
+// ExpiryWheel: a two-level ring of timers embedded in the entries they time out (h2o-style).
+//
+// Time is in 1 ms ticks. The near ring has 2^15 one-tick slots (32.8 s); the far ring has 2^12
+// slots of one "window" of 2^14 ticks (16.4 s) each, 18.6 h in all, and deadlines beyond that
+// simply go round it more than once. A deadline lives in the near ring once its window has been
+// cascaded; windows are cascaded one ahead of the tick being reclaimed, so every entry in the near
+// slot for tick t has deadline t when t is reclaimed: reclaiming a slot pops entries without
+// looking at their deadlines, and the due-but-unreclaimed count is a sum of slot counts.
+//
+// Each entry's Header carries prev/next ids (doubly linked, so Remove is O(1) and a rewrite that
+// moves a deadline leaves nothing behind); a list head's prev is a tagged slot reference.
+//
+// Work is bounded: Advance() visits at most `budget` entries and resumes where it stopped on the
+// next call, so a million keys expiring in the same millisecond are reclaimed over several
+// calls instead of stalling one.
+//
+// Thread safety: none; the owning shard's lock covers it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "store/arena.h"
+#include "store/entry.h"
+
+namespace kvd::store {
+
+class ExpiryWheel {
+ public:
+  static constexpr unsigned kNearBits = 15;
+  static constexpr unsigned kWindowBits = 14;
+  static constexpr unsigned kFarBits = 12;
+
+  ExpiryWheel(Arena* arena, uint64_t now_ms);
+
+  // Links entry `id` to expire at `deadline_ms` (absolute), recording it in the entry's header.
+  // A deadline already in the past is reclaimed by the next Advance().
+  void Insert(uint32_t id, uint64_t deadline_ms);
+  void Remove(uint32_t id);
+
+  // Unlinks every entry due at `now_ms` and hands it to `expire`, visiting at most `budget`
+  // entries. Returns true when all due entries have been reclaimed.
+  bool Advance(uint64_t now_ms, size_t budget, absl::FunctionRef<void(uint32_t)> expire);
+
+  // Entries still linked whose deadline is <= now_ms (due but not yet reclaimed).
+  uint64_t DueCount(uint64_t now_ms) const;
+
+  // The linked entry with the nearest deadline (near ring exact; far ring by window), or
+  // Arena::kNil when the wheel is empty. Amortised O(1) over a run of evictions.
+  uint32_t Nearest();
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr uint32_t kSlotTag = 0x80000000u;
+  static constexpr uint32_t kFarTag = 0x40000000u;
+  static constexpr uint64_t kNearMask = (uint64_t(1) << kNearBits) - 1;
+  static constexpr uint64_t kFarMask = (uint64_t(1) << kFarBits) - 1;
+
+  Header* H(uint32_t id) const { return HeaderOf(*arena_, id); }
+  uint64_t FullDeadline(const Header* h) const {
+    return processed_ + int64_t(int32_t(h->deadline - uint32_t(processed_)));
+  }
+  void Place(uint32_t id, uint64_t deadline_ms);
+  void PlaceNear(uint32_t id, uint64_t deadline_ms);
+  void PushFront(uint32_t slot_ref, uint32_t id);
+  uint32_t& HeadOf(uint32_t slot_ref) const {
+    return (slot_ref & kFarTag) ? far_[slot_ref & ~(kSlotTag | kFarTag)]
+                                : near_[slot_ref & ~kSlotTag];
+  }
+
+  Arena* arena_;
+  uint64_t processed_;      // every tick <= processed_ has been reclaimed
+  uint64_t cascaded_;       // windows <= cascaded_ have their entries in the near ring
+  bool cascading_ = false;  // moving window cascaded_ + 1 from far to near, from cascade_next_
+  uint32_t cascade_next_ = Arena::kNil;
+  uint64_t nearest_hint_;   // no near-ring entry has a deadline in (processed_, nearest_hint_)
+  size_t size_ = 0;
+  std::unique_ptr<uint32_t[]> near_, near_count_, far_;
+};
+
+}  // namespace kvd::store

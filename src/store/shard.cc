@@ -1,0 +1,131 @@
+#include "store/shard.h"
+
+#include <cstdlib>
+
+namespace kvd::store {
+
+Shard::Shard(uint64_t memory_limit, uint64_t now_ms)
+    : limit_(memory_limit), table_(0, KeyHash{&arena_}, KeyEq{&arena_}), wheel_(&arena_, now_ms) {}
+
+Shard::~Shard() {
+  for (uint32_t id : table_) FreeEntry(id);
+}
+
+uint64_t Shard::BytesUsed() const {
+  return arena_.bytes_in_use() + external_bytes_ + table_.capacity() * (sizeof(uint32_t) + 1);
+}
+
+ShardStats Shard::Stats(uint64_t now_ms) const {
+  return {LiveCount(now_ms), BytesUsed(), expired_, evicted_};
+}
+
+uint32_t Shard::FindLive(std::string_view key, uint64_t now_ms) {
+  auto it = table_.find(key);
+  if (it == table_.end()) return Arena::kNil;
+  uint32_t id = *it;
+  if (MsUntilDeadline(HeaderOf(arena_, id), now_ms) > 0) return id;
+  // Expired but not yet reclaimed: reclaim it now rather than serve it.
+  wheel_.Remove(id);
+  table_.erase(it);
+  FreeEntry(id);
+  ++expired_;
+  return Arena::kNil;
+}
+
+void Shard::FreeEntry(uint32_t id) {
+  Header* h = HeaderOf(arena_, id);
+  size_t klen = h->key_len(), vlen = h->value_len();
+  if (!ValueInline(klen, vlen)) {
+    std::free(const_cast<char*>(ValueOf(arena_, id).data()));
+    external_bytes_ -= vlen;
+  }
+  arena_.Free(id, BlockBytes(klen, vlen));
+}
+
+void Shard::EraseLinked(uint32_t id) {
+  wheel_.Remove(id);
+  table_.erase(KeyOf(arena_, id));
+  FreeEntry(id);
+}
+
+bool Shard::MakeRoom(size_t bytes) {
+  while (BytesUsed() + bytes > limit_) {
+    uint32_t victim = wheel_.Nearest();
+    if (victim == Arena::kNil) return false;
+    EraseLinked(victim);
+    ++evicted_;
+  }
+  return true;
+}
+
+uint32_t Shard::NewEntry(std::string_view key, std::string_view value, uint64_t deadline_ms) {
+  size_t klen = key.size(), vlen = value.size();
+  bool inline_value = ValueInline(klen, vlen);
+  size_t block = BlockBytes(klen, vlen);
+  if (!MakeRoom(Arena::BlockSize(block) + (inline_value ? 0 : vlen))) return Arena::kNil;
+  uint32_t id = arena_.Alloc(block);
+  if (id == Arena::kNil) return Arena::kNil;
+  Header* h = HeaderOf(arena_, id);
+  h->lens = uint32_t(klen) | uint32_t(vlen) << 9;
+  char* p = reinterpret_cast<char*>(h + 1);
+  std::memcpy(p, key.data(), klen);
+  if (inline_value) {
+    if (vlen) std::memcpy(p + klen, value.data(), vlen);
+  } else {
+    char* out = static_cast<char*>(std::malloc(vlen));
+    if (out == nullptr) {
+      arena_.Free(id, block);
+      return Arena::kNil;
+    }
+    std::memcpy(out, value.data(), vlen);
+    std::memcpy(p + klen, &out, sizeof out);
+    external_bytes_ += vlen;
+  }
+  wheel_.Insert(id, deadline_ms);
+  return id;
+}
+
+SetResult Shard::Set(std::string_view key, std::string_view value, uint64_t ttl_ms, SetMode mode,
+                     uint64_t now_ms) {
+  uint64_t deadline = now_ms + ttl_ms;
+  uint32_t old = FindLive(key, now_ms);
+  if ((mode == SetMode::kIfAbsent && old != Arena::kNil) ||
+      (mode == SetMode::kIfPresent && old == Arena::kNil)) {
+    return SetResult::kConditionFailed;
+  }
+  if (old != Arena::kNil) {
+    Header* h = HeaderOf(arena_, old);
+    size_t klen = h->key_len(), vlen = h->value_len();
+    if (ValueInline(klen, vlen) && ValueInline(klen, value.size()) &&
+        Arena::BlockSize(BlockBytes(klen, vlen)) == Arena::BlockSize(BlockBytes(klen, value.size()))) {
+      // Same block size: rewrite in place, and move the deadline.
+      h->lens = uint32_t(klen) | uint32_t(value.size()) << 9;
+      if (!value.empty()) std::memcpy(reinterpret_cast<char*>(h + 1) + klen, value.data(), value.size());
+      wheel_.Remove(old);
+      wheel_.Insert(old, deadline);
+      return SetResult::kStored;
+    }
+    EraseLinked(old);
+  }
+  uint32_t id = NewEntry(key, value, deadline);
+  if (id == Arena::kNil) return SetResult::kNoMemory;
+  table_.insert(id);
+  return SetResult::kStored;
+}
+
+bool Shard::Delete(std::string_view key, uint64_t now_ms) {
+  uint32_t id = FindLive(key, now_ms);
+  if (id == Arena::kNil) return false;
+  EraseLinked(id);
+  return true;
+}
+
+bool Shard::Expire(uint64_t now_ms, size_t budget) {
+  return wheel_.Advance(now_ms, budget, [this](uint32_t id) {
+    table_.erase(KeyOf(arena_, id));
+    FreeEntry(id);
+    ++expired_;
+  });
+}
+
+}  // namespace kvd::store

@@ -1,0 +1,40 @@
+#include "store/store.h"
+
+namespace kvd::store {
+
+Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms) : memory_limit_(memory_limit) {
+  if (shards == 0) shards = 1;
+  for (size_t i = 0; i < shards; ++i) {
+    slots_.push_back(std::make_unique<Slot>(memory_limit / shards, now_ms));
+  }
+}
+
+bool Store::Expire(size_t shard, uint64_t now_ms, size_t budget) {
+  Slot& s = *slots_[shard];
+  std::lock_guard lock(s.mu);
+  return s.shard.Expire(now_ms, budget);
+}
+
+uint64_t Store::Size(uint64_t now_ms) const {
+  uint64_t n = 0;
+  for (const auto& s : slots_) {
+    std::lock_guard lock(s->mu);
+    n += s->shard.LiveCount(now_ms);
+  }
+  return n;
+}
+
+ShardStats Store::Stats(uint64_t now_ms) const {
+  ShardStats sum;
+  for (const auto& s : slots_) {
+    std::lock_guard lock(s->mu);
+    ShardStats x = s->shard.Stats(now_ms);
+    sum.keys += x.keys;
+    sum.bytes_used += x.bytes_used;
+    sum.expired += x.expired;
+    sum.evicted += x.evicted;
+  }
+  return sum;
+}
+
+}  // namespace kvd::store
