@@ -45,6 +45,16 @@ RequestParser::RequestParser(const Limits* limits, RequestSink* sink) : limits_(
 }
 
 RequestParser::Result RequestParser::Feed(const char* data, size_t len) {
+  feed_start_ = data;
+  Result r = Execute(data, len);
+  // Remember whether this buffer ended in a line break and blanks, for obs-fold detection.
+  size_t i = len;
+  while (i > 0 && (data[i - 1] == ' ' || data[i - 1] == '\t')) --i;
+  if (i > 0) prev_feed_ended_in_break_ = data[i - 1] == '\n';
+  return r;
+}
+
+RequestParser::Result RequestParser::Execute(const char* data, size_t len) {
   size_t off = 0;
   llhttp_errno_t err;
   size_t consumed;
@@ -113,6 +123,7 @@ int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
     if (++self->headers_ > self->limits_->max_headers) return self->Fail(431, "too many request headers");
     self->field_done_ = false;
     self->field_len_ = 0;
+    self->value_pieces_ = 0;
     self->watched_ = Watched::kNone;
   }
   size_t take = std::min(n, sizeof self->field_ - self->field_len_);
@@ -130,6 +141,9 @@ int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
     else if (name == "authorization") self->watched_ = Watched::kAuthorization;
   }
   if (!self->CountHeadBytes(n)) return self->Fail(431, "request header section too large");
+  if (self->value_pieces_++ > 0 && (at != self->feed_start_ || self->prev_feed_ended_in_break_)) {
+    return self->Fail(400, "obs-fold (a header line continued on the next line) is not allowed");
+  }
   for (size_t i = 0; i < n; ++i) {
     if (BadValueByte(static_cast<unsigned char>(at[i]))) {
       return self->Fail(400, at[i] == '\r' || at[i] == '\n' ? "bare CR or LF, or obs-fold, in a header"

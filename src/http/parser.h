@@ -71,6 +71,7 @@ class RequestParser {
   static int OnHeadersComplete(llhttp_t* p);
   static int OnBody(llhttp_t* p, const char* at, size_t n);
   static int OnMessageComplete(llhttp_t* p);
+  Result Execute(const char* data, size_t len);
   static RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
   int Fail(int status, const char* message);
   bool CountHeadBytes(size_t n);
@@ -88,6 +89,12 @@ class RequestParser {
   bool field_done_ = true;
   Watched watched_ = Watched::kNone;
   std::string expect_;   // the Expect header value (watched headers only are kept)
+  // obs-fold detection (llhttp 8.1 joins folded lines silently): a header value arriving in a
+  // second piece that did not start at a buffer boundary, or that follows a buffer ending in a
+  // line break plus optional blanks, continues a folded line.
+  const char* feed_start_ = nullptr;
+  bool prev_feed_ended_in_break_ = false;
+  size_t value_pieces_ = 0;
   bool in_request_ = false;
   bool headers_done_ = false;
   int error_status_ = 0;
