@@ -13,6 +13,12 @@ namespace {
 // byte here means the framing cannot be trusted (llhttp 8.1 passes some of them through).
 bool BadValueByte(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
 
+// RFC 9110 tchar: a header name is one token, so no spaces (as in "Host : x") or separators.
+bool TokenByte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
 Method MethodOf(uint8_t m) {
   switch (m) {
     case HTTP_GET: return Method::kGet;
@@ -74,8 +80,6 @@ RequestParser::Result RequestParser::Execute(const char* data, size_t len) {
     if (err == HPE_PAUSED_H2_UPGRADE || (err == HPE_INVALID_METHOD && len >= 3 && std::memcmp(data, "PRI", 3) == 0) ||
         parser_.method == HTTP_PRI) {
       Fail(505, "HTTP/2 is not supported; use HTTP/1.1");
-    } else if (err == HPE_INVALID_VERSION) {
-      Fail(505, "unsupported HTTP version");
     } else {
       Fail(400, llhttp_get_error_reason(&parser_));
     }
@@ -102,6 +106,9 @@ int RequestParser::OnMessageBegin(llhttp_t* p) {
   self->field_done_ = true;
   self->watched_ = Watched::kNone;
   self->expect_.clear();
+  self->transfer_encoding_.clear();
+  self->transfer_encodings_ = 0;
+  self->header_has_name_ = false;
   self->in_request_ = true;
   self->headers_done_ = false;
   return HPE_OK;
@@ -126,6 +133,10 @@ int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
     self->value_pieces_ = 0;
     self->watched_ = Watched::kNone;
   }
+  for (size_t i = 0; i < n; ++i) {
+    if (!TokenByte(static_cast<unsigned char>(at[i]))) return self->Fail(400, "invalid header name");
+  }
+  if (n > 0) self->header_has_name_ = true;
   size_t take = std::min(n, sizeof self->field_ - self->field_len_);
   for (size_t i = 0; i < take; ++i) self->field_[self->field_len_ + i] = absl::ascii_tolower(at[i]);
   self->field_len_ += take;
@@ -134,11 +145,19 @@ int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
 
 int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
   RequestParser* self = Self(p);
+  if (!self->header_has_name_) return self->Fail(400, "header with an empty name");
   if (!self->field_done_) {  // the first piece of this header's value: the name is complete
     self->field_done_ = true;
     std::string_view name(self->field_, self->field_len_);
-    if (name == "expect") self->watched_ = Watched::kExpect;
-    else if (name == "authorization") self->watched_ = Watched::kAuthorization;
+    if (name == "expect") {
+      self->watched_ = Watched::kExpect;
+    } else if (name == "authorization") {
+      self->watched_ = Watched::kAuthorization;
+    } else if (name == "transfer-encoding") {
+      // llhttp 8.1 accepts "gzip, chunked"; kvd takes exactly one coding, chunked.
+      if (self->transfer_encodings_++ > 0) return self->Fail(400, "more than one Transfer-Encoding header");
+      self->watched_ = Watched::kTransferEncoding;
+    }
   }
   if (!self->CountHeadBytes(n)) return self->Fail(431, "request header section too large");
   if (self->value_pieces_++ > 0 && (at != self->feed_start_ || self->prev_feed_ended_in_break_)) {
@@ -150,7 +169,11 @@ int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
                                                             : "control character in a header value");
     }
   }
-  if (self->watched_ == Watched::kExpect) self->expect_.append(at, n);
+  if (self->watched_ == Watched::kExpect || self->watched_ == Watched::kTransferEncoding) {
+    std::string& value = self->watched_ == Watched::kExpect ? self->expect_ : self->transfer_encoding_;
+    if (value.size() + n > 64) return self->Fail(400, "invalid Expect or Transfer-Encoding header");
+    value.append(at, n);
+  }
   if (self->watched_ == Watched::kAuthorization) self->req_.authorization.append(at, n);
   return HPE_OK;
 }
@@ -158,16 +181,23 @@ int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
 int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
   self->field_done_ = true;  // also ends a header with an empty value
+  self->header_has_name_ = false;
   return HPE_OK;
 }
 
 int RequestParser::OnHeadersComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
+  // llhttp reads a request line without a version as HTTP/0.9: malformed for kvd.
+  if (p->http_major == 0) return self->Fail(400, "request line has no HTTP version");
   if (p->http_major != 1 || p->http_minor > 1) return self->Fail(505, "unsupported HTTP version");
   if (p->method == HTTP_PRI) return self->Fail(505, "HTTP/2 is not supported; use HTTP/1.1");
   if (p->upgrade && p->method == HTTP_CONNECT) return self->Fail(405, "CONNECT is not supported");
   self->req_.method = MethodOf(p->method);
   self->req_.method_name = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+  if (self->transfer_encodings_ &&
+      !absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(self->transfer_encoding_), "chunked")) {
+    return self->Fail(400, "unsupported Transfer-Encoding: only chunked is accepted");
+  }
   bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->limits_->max_body_bytes) {
     return self->Fail(413, "request body too large");

@@ -76,7 +76,7 @@ class RequestParser {
   int Fail(int status, const char* message);
   bool CountHeadBytes(size_t n);
 
-  enum class Watched : uint8_t { kNone, kExpect, kAuthorization };
+  enum class Watched : uint8_t { kNone, kExpect, kAuthorization, kTransferEncoding };
 
   llhttp_t parser_;
   const Limits* limits_;
@@ -84,10 +84,13 @@ class RequestParser {
   Request req_;
   size_t head_bytes_ = 0;
   size_t headers_ = 0;
-  char field_[16];       // the current header name's first bytes, lower-cased
+  char field_[32];       // the current header name's first bytes, lower-cased
   size_t field_len_ = 0;
   bool field_done_ = true;
   Watched watched_ = Watched::kNone;
+  std::string transfer_encoding_;
+  size_t transfer_encodings_ = 0;
+  bool header_has_name_ = false;
   std::string expect_;   // the Expect header value (watched headers only are kept)
   // obs-fold detection (llhttp 8.1 joins folded lines silently): a header value arriving in a
   // second piece that did not start at a buffer boundary, or that follows a buffer ending in a

@@ -46,6 +46,7 @@ uint64_t LatencyHistogram::Percentile(double q) const {
   q = std::clamp(q, 0.0, 100.0);
   uint64_t rank = static_cast<uint64_t>(std::ceil(q / 100.0 * static_cast<double>(count_)));
   rank = std::clamp<uint64_t>(rank, 1, count_);
+  if (rank == count_) return max_;
   uint64_t seen = 0;
   for (size_t i = 0; i < kBuckets; i++) {
     seen += counts_[i];

@@ -18,7 +18,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -116,7 +118,16 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "pipelined HTTP/1.1 load generator for kvd (autocannon-go's GET/POST workload).\n"
       "Usage: kvbench [--uri=http://127.0.0.1:8081] [--duration=10s] [--connections=20] "
-      "[--pipelining=10] [--threads=1] [--json] ...");
+      "[--pipelining=10] [--threads=1] [--json] ...\n"
+      "Flag names may be written with - or _ (--post-ratio is --post_ratio).");
+  absl::FlagsUsageConfig usage;
+  // --help lists kvbench's own flags (not those of the kvd library objects linked in).
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::StrContains(path, "kvbench/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.normalize_filename = [](absl::string_view path) { return std::string(path); };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> storage;
   std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());

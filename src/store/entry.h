@@ -8,7 +8,7 @@
 //
 // Limits that follow from the 16-byte header: keys (including the leading '/') up to 255 bytes,
 // values up to 8 MiB - 1, deadlines as the low 32 bits of a millisecond clock (so a TTL must stay
-// below 2^31 ms, about 24.8 days).
+// below 2^31 ms, about 24.8 days; kvd caps it at 24 days).
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ namespace kvd::store {
 
 inline constexpr size_t kMaxKeyLen = 255;
 inline constexpr size_t kMaxValueLen = (size_t(1) << 23) - 1;
-inline constexpr uint64_t kMaxTtlMs = (uint64_t(1) << 31) - 1000;
+inline constexpr uint64_t kMaxTtlMs = uint64_t(24) * 86400 * 1000;  // 24 days, < 2^31 ms
 
 struct Header {
   uint32_t prev;      // expiry wheel links: entry ids, or a tagged slot reference (see wheel)

@@ -17,6 +17,7 @@
 // Thread safety: none; the owning shard's lock covers it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -43,7 +44,9 @@ class ExpiryWheel {
   // entries. Returns true when all due entries have been reclaimed.
   bool Advance(uint64_t now_ms, size_t budget, absl::FunctionRef<void(uint32_t)> expire);
 
-  // Entries still linked whose deadline is <= now_ms (due but not yet reclaimed).
+  // Entries still linked whose deadline is <= now_ms (due but not yet reclaimed). Exact for any
+  // now_ms; O(now_ms - processed) slot counts, plus a walk of the far entries when reclaiming lags
+  // by a window or more, and of the overdue ones when now_ms is behind the reclaimed ticks.
   uint64_t DueCount(uint64_t now_ms) const;
 
   // The linked entry with the nearest deadline (near ring exact; far ring by window), or
@@ -63,6 +66,9 @@ class ExpiryWheel {
   uint64_t FullDeadline(const Header* h) const {
     return processed_ + int64_t(int32_t(h->deadline - uint32_t(processed_)));
   }
+  // The near tick an entry is filed under (past deadlines wait in the next tick to reclaim).
+  uint64_t NearTick(const Header* h) const { return std::max(FullDeadline(h), processed_ + 1); }
+  static size_t WindowParity(uint64_t tick) { return (tick >> kWindowBits) & 1; }
   void Place(uint32_t id, uint64_t deadline_ms);
   void PlaceNear(uint32_t id, uint64_t deadline_ms);
   void PushFront(uint32_t slot_ref, uint32_t id);
@@ -78,6 +84,12 @@ class ExpiryWheel {
   uint32_t cascade_next_ = Arena::kNil;
   uint64_t nearest_hint_;   // no near-ring entry has a deadline in (processed_, nearest_hint_)
   size_t size_ = 0;
+  // Near entries whose deadline is <= processed_ (inserted already past); all in slot
+  // processed_ + 1. DueCount needs them when asked about a time already reclaimed.
+  size_t overdue_ = 0;
+  // Near entries per window: the near ring spans at most two windows (the one holding
+  // processed_ + 1 and the next), told apart by parity. Advance skips a window with none.
+  size_t near_window_count_[2] = {0, 0};
   std::unique_ptr<uint32_t[]> near_, near_count_, far_;
 };
 

@@ -16,7 +16,8 @@ uint64_t Shard::BytesUsed() const {
 }
 
 ShardStats Shard::Stats(uint64_t now_ms) const {
-  return {LiveCount(now_ms), BytesUsed(), expired_, evicted_};
+  return {LiveCount(now_ms), BytesUsed(), expired_, evicted_, arena_.bytes_in_use(),
+          arena_.bytes_reserved()};
 }
 
 uint32_t Shard::FindLive(std::string_view key, uint64_t now_ms) {
@@ -109,7 +110,20 @@ SetResult Shard::Set(std::string_view key, std::string_view value, uint64_t ttl_
   }
   uint32_t id = NewEntry(key, value, deadline);
   if (id == Arena::kNil) return SetResult::kNoMemory;
+  size_t capacity = table_.capacity();
   table_.insert(id);
+  if (table_.capacity() != capacity && BytesUsed() > limit_) {
+    // The table grew its slot array to take the key, which MakeRoom above did not count:
+    // BytesUsed() stayed over the limit until a later Set. Evict for the growth now, with the new
+    // key out of the wheel so it is not its own victim.
+    wheel_.Remove(id);
+    bool room = MakeRoom(0);
+    wheel_.Insert(id, deadline);
+    if (!room) {
+      EraseLinked(id);
+      return SetResult::kNoMemory;
+    }
+  }
   return SetResult::kStored;
 }
 

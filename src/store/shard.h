@@ -27,6 +27,8 @@ struct ShardStats {
   uint64_t bytes_used = 0;
   uint64_t expired = 0;    // total reclaimed by expiry (background or on sight)
   uint64_t evicted = 0;    // total evicted for memory
+  uint64_t arena_in_use = 0;    // of bytes_used, the arena blocks holding entries
+  uint64_t arena_reserved = 0;  // chunks the arena holds (in use, free-listed or not yet carved)
 };
 
 class Shard {
@@ -58,6 +60,9 @@ class Shard {
   uint64_t LiveCount(uint64_t now_ms) const { return table_.size() - wheel_.DueCount(now_ms); }
   uint64_t BytesUsed() const;
   ShardStats Stats(uint64_t now_ms) const;
+  // Entries linked in the expiry wheel: always the table's size (the invariant above), expired or
+  // not. For tests.
+  size_t WheelSize() const { return wheel_.size(); }
 
  private:
   struct KeyHash {

@@ -33,6 +33,8 @@ ShardStats Store::Stats(uint64_t now_ms) const {
     sum.bytes_used += x.bytes_used;
     sum.expired += x.expired;
     sum.evicted += x.evicted;
+    sum.arena_in_use += x.arena_in_use;
+    sum.arena_reserved += x.arena_reserved;
   }
   return sum;
 }

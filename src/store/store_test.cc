@@ -1,0 +1,151 @@
+#include "store/store.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kvd::store {
+namespace {
+
+constexpr uint64_t kBig = uint64_t(1) << 40;
+constexpr size_t kAll = SIZE_MAX;
+
+std::optional<std::string> Get(Store& s, std::string_view key, uint64_t now) {
+  std::optional<std::string> out;
+  s.Get(key, now, [&](std::string_view v) { out.emplace(v); });
+  return out;
+}
+
+TEST_CASE("Store: keys spread evenly over the shards; Size and Stats sum them") {
+  const uint64_t t = 50;
+  const size_t shards = 8;
+  const int n = 40000;
+  Store s(shards, kBig, t);
+  CHECK(s.shards() == shards);
+  CHECK(s.memory_limit() == kBig);
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(s.Set("/" + std::to_string(i), std::to_string(i), 1000, SetMode::kAlways, t) ==
+            SetResult::kStored);
+  }
+  CHECK(s.Size(t) == n);
+  ShardStats st = s.Stats(t);
+  CHECK(st.keys == n);
+  CHECK(st.bytes_used > uint64_t(n) * 24);
+  CHECK(st.arena_reserved >= st.bytes_used - st.bytes_used / 2);
+  CHECK(Get(s, "/123", t) == "123");
+  CHECK(s.Delete("/123", t));
+  CHECK_FALSE(Get(s, "/123", t).has_value());
+  CHECK(s.Size(t) == n - 1);
+
+  // Each shard's share shows as the drop in Size when only that shard reclaims its keys.
+  uint64_t left = n - 1;
+  for (size_t i = 0; i < shards; ++i) {
+    CHECK(s.Expire(i, t + 1000, kAll));
+    // Reclaimed shards are now exactly empty, the others still count their keys as expired.
+    uint64_t after = s.Stats(t + 999).keys;
+    uint64_t share = left - after;
+    CAPTURE(i);
+    CHECK(share > uint64_t(n) / shards * 8 / 10);
+    CHECK(share < uint64_t(n) / shards * 12 / 10);
+    left = after;
+  }
+  CHECK(left == 0);
+  CHECK(s.Size(t + 1000) == 0);
+  CHECK(s.Stats(t + 1000).expired == uint64_t(n - 1));
+
+  // One shard works too; zero is taken as one.
+  Store one(0, kBig, t);
+  CHECK(one.shards() == 1);
+  CHECK(one.Set("/a", "b", 10, SetMode::kIfAbsent, t) == SetResult::kStored);
+  CHECK(one.Size(t) == 1);
+  CHECK(one.Size(t + 10) == 0);
+}
+
+TEST_CASE("Store: the memory limit is split between the shards") {
+  Store s(4, 4 * 64 * 1024, 0);
+  for (int i = 0; i < 20000; ++i) s.Set("/" + std::to_string(i), "0123456789", 1000 + i, SetMode::kAlways, 0);
+  ShardStats st = s.Stats(0);
+  CHECK(st.evicted > 0);
+  CHECK(st.keys + st.evicted == 20000);
+  CHECK(st.bytes_used <= s.memory_limit());
+}
+
+TEST_CASE("Store: concurrent Set/Get/Delete/Expire on overlapping keys") {
+  Store s(4, 64 * 1024 * 1024, 0);
+  const int kKeys = 512;
+  std::atomic<uint64_t> clock{0};  // the fake clock, advanced by the threads themselves
+  std::atomic<size_t> bad{0}, hits{0};
+  auto worker = [&](int tid) {
+    uint32_t x = 2463534242u * (tid + 1);
+    auto rnd = [&] {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      return x;
+    };
+    for (int i = 0; i < 40000; ++i) {
+      uint64_t now = clock.fetch_add(1, std::memory_order_relaxed) / 16;
+      int k = int(rnd() % kKeys);
+      std::string key = "/k" + std::to_string(k);
+      uint32_t op = rnd() % 16;
+      if (op < 7) {
+        // Values name their key and writer, and sometimes go out of line.
+        std::string v = key + "=" + std::to_string(tid) + ":" + std::to_string(i);
+        if (op == 0) v.resize(5000, '#');
+        SetMode mode = op == 1 ? SetMode::kIfAbsent : op == 2 ? SetMode::kIfPresent : SetMode::kAlways;
+        SetResult r = s.Set(key, v, 1 + rnd() % 2000, mode, now);
+        if (r == SetResult::kNoMemory) ++bad;
+      } else if (op < 14) {
+        s.Get(key, now, [&](std::string_view v) {
+          ++hits;
+          if (v.substr(0, key.size() + 1) != key + "=") ++bad;
+        });
+      } else if (op == 14) {
+        s.Delete(key, now);
+      } else {
+        s.Expire(rnd() % s.shards(), now, 1 + rnd() % 64);
+        if (s.Size(now) > uint64_t(kKeys)) ++bad;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(worker, t);
+  for (auto& th : threads) th.join();
+  CHECK(bad == 0);
+  CHECK(hits > 1000);
+  uint64_t now = clock.load() / 16 + 3000;
+  for (size_t i = 0; i < s.shards(); ++i) CHECK(s.Expire(i, now, kAll));
+  CHECK(s.Size(now) == 0);
+  CHECK(s.Stats(now).bytes_used < 64 * 1024);  // only table slots left
+}
+
+// Not a test: bytes per key for the README's sizing note. Run with KVD_MEASURE=1 (or --no-skip).
+TEST_CASE("measure: bytes per key, 1M small keys in 2 shards" *
+          doctest::skip(std::getenv("KVD_MEASURE") == nullptr)) {
+  const int n = 1'000'000;
+  Store s(2, uint64_t(16) << 30, 0);
+  std::string key;
+  for (int i = 0; i < n; ++i) {
+    std::string v = std::to_string(i);
+    key = "/" + v;
+    s.Set(key, v, 3'600'000, SetMode::kAlways, 0);
+  }
+  ShardStats st = s.Stats(0);
+  REQUIRE(st.keys == uint64_t(n));
+  std::printf("bytes per key (1M keys \"/0\"..\"/999999\", value = number, 2 shards):\n");
+  std::printf("  BytesUsed()/1e6      = %.2f  (arena blocks in use + table slots)\n",
+              double(st.bytes_used) / n);
+  std::printf("  arena reserved / key = %.2f  (chunks taken from malloc)\n",
+              double(st.arena_reserved) / n);
+  std::printf("  table slots / key    = %.2f\n", double(st.bytes_used - st.arena_in_use) / n);
+  std::printf("  arena in use / key   = %.2f\n", double(st.arena_in_use) / n);
+}
+
+}  // namespace
+}  // namespace kvd::store
