@@ -45,6 +45,7 @@ void AppendHead(Buffer* out, const DateCache& date, const Head& head) {
   char* p = out->Reserve(need);
   char* start = p;
   auto put = [&p](std::string_view s) {
+    if (s.empty()) return;  // an empty view may have a null data()
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };

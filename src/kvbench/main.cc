@@ -3,6 +3,7 @@
 // Exit status: 0 when the run completed; 1 on usage errors (also absl's own flag errors);
 // 2 when the target could not be resolved or connected to at all.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -160,6 +161,11 @@ int Main(int argc, char** argv) {
   if (c.value_bytes > (64u << 20)) return Usage("--value-bytes must be at most 64 MiB");
   if (c.set_method != "POST" && c.set_method != "PUT") return Usage("--set-method must be POST or PUT");
   if (c.seed == 0) c.seed = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32) | 1;
+  // Each connection keeps room for `pipelining` unsent requests (see client.h).
+  const double buffers = static_cast<double>(c.connections) * (c.pipelining + 1) *
+                         (static_cast<double>(c.value_bytes) + 512);
+  if (buffers > 8.0 * (1ull << 30))
+    return Usage("--connections x --pipelining x --value-bytes needs over 8 GiB of buffers");
   std::string error;
   if (!ParseUri(absl::GetFlag(FLAGS_uri), &c.target, &error)) return Usage(error);
 
@@ -167,6 +173,12 @@ int Main(int argc, char** argv) {
       !ProbeConnect(c.target, std::min(c.timeout, absl::Seconds(5)), &error)) {
     fmt::print(stderr, "kvbench: {}\n", error);
     return 2;
+  }
+
+  // One descriptor per connection: raise the soft limit as far as the hard limit allows.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
   }
 
   struct sigaction sa {};

@@ -1,6 +1,7 @@
 #include "store/expiry_wheel.h"
 
 #include <algorithm>
+#include <string>
 
 namespace kvd::store {
 
@@ -127,7 +128,7 @@ uint64_t ExpiryWheel::DueCount(uint64_t now_ms) const {
     // it, so such entries were counted live).
     if (overdue_ == 0 || now_ms == processed_) return overdue_;
     for (uint32_t id = near_[(processed_ + 1) & kNearMask]; id != Arena::kNil; id = H(id)->next) {
-      due += FullDeadline(H(id)) <= now_ms;
+      due += MsUntilDeadline(H(id), now_ms) <= 0;
     }
     return due;
   }
@@ -136,11 +137,13 @@ uint64_t ExpiryWheel::DueCount(uint64_t now_ms) const {
   // When reclaiming lags by a window or more, far entries (windows > cascaded_, or the unmoved
   // rest of window cascaded_ + 1 mid-cascade) can be due too; summing near slots alone missed
   // them, so LiveCount overcounted by every key expired more than ~16 s ago but not yet
-  // reclaimed. Walk the far slots that can hold them (each at most once).
+  // reclaimed. Walk the far slots that can hold them (each at most once), comparing with now_ms
+  // rather than processed_: an entry set with a near-maximal TTL while reclaiming lags is more
+  // than 2^31 ms past processed_.
   uint64_t last_window = std::min(now_ms >> kWindowBits, cascaded_ + (uint64_t(1) << kFarBits));
   for (uint64_t w = cascaded_ + 1; w <= last_window; ++w) {
     for (uint32_t id = far_[w & kFarMask]; id != Arena::kNil; id = H(id)->next) {
-      due += FullDeadline(H(id)) <= now_ms;
+      due += MsUntilDeadline(H(id), now_ms) <= 0;
     }
   }
   return due;
@@ -164,6 +167,65 @@ uint32_t ExpiryWheel::Nearest() {
     if (head != Arena::kNil) return head;
   }
   return Arena::kNil;
+}
+
+std::string ExpiryWheel::CheckConsistency() const {
+  auto at = [](const char* what, uint64_t slot, uint32_t id) {
+    return std::string(what) + " (slot " + std::to_string(slot) + ", id " + std::to_string(id) + ")";
+  };
+  // Walks one slot's list: links back and forth, at most size_ entries.
+  auto walk = [&](uint32_t slot_ref, uint32_t head, auto&& each) -> std::string {
+    uint32_t prev = slot_ref;
+    size_t n = 0;
+    for (uint32_t id = head; id != Arena::kNil; prev = id, id = H(id)->next) {
+      if (++n > size_) return at("list longer than size()", slot_ref & ~(kSlotTag | kFarTag), id);
+      if (H(id)->prev != prev) return at("bad prev link", slot_ref & ~(kSlotTag | kFarTag), id);
+      if (std::string e = each(id); !e.empty()) return e;
+    }
+    return "";
+  };
+  const uint64_t near_end = (cascaded_ + (cascading_ ? 2 : 1)) << kWindowBits;
+  size_t total = 0, overdue = 0, by_window[2] = {0, 0};
+  for (uint64_t i = 0; i <= kNearMask; ++i) {
+    size_t count = 0;
+    std::string e = walk(kSlotTag | uint32_t(i), near_[i], [&](uint32_t id) -> std::string {
+      const Header* h = H(id);
+      uint64_t tick = NearTick(h);
+      if (h->far()) return at("far flag in the near ring", i, id);
+      if ((tick & kNearMask) != i) return at("in the wrong near slot", i, id);
+      if (tick > near_end - 1) return at("near entry beyond the near windows", i, id);
+      ++count;
+      ++by_window[WindowParity(tick)];
+      overdue += FullDeadline(h) <= processed_;
+      return "";
+    });
+    if (!e.empty()) return e;
+    if (count != near_count_[i]) return at("near_count_ differs from the list", i, Arena::kNil);
+    total += count;
+  }
+  if (by_window[0] != near_window_count_[0] || by_window[1] != near_window_count_[1]) {
+    return "near_window_count_ differs from the lists";
+  }
+  if (overdue != overdue_) return "overdue_ differs from the lists";
+  for (uint64_t i = 0; i <= kFarMask; ++i) {
+    std::string e = walk(kSlotTag | kFarTag | uint32_t(i), far_[i], [&](uint32_t id) -> std::string {
+      const Header* h = H(id);
+      uint64_t window = FullDeadline(h) >> kWindowBits;
+      if (!h->far()) return at("near entry in the far ring", i, id);
+      if ((window & kFarMask) != i) return at("in the wrong far slot", i, id);
+      if (window <= cascaded_) return at("far entry in a cascaded window", i, id);
+      ++total;
+      return "";
+    });
+    if (!e.empty()) return e;
+  }
+  if (total != size_) return "size() differs from the lists";
+  if (cascading_ && cascade_next_ != Arena::kNil &&
+      (!H(cascade_next_)->far() ||
+       ((FullDeadline(H(cascade_next_)) >> kWindowBits) & kFarMask) != ((cascaded_ + 1) & kFarMask))) {
+    return "cascade cursor off the slot being cascaded";
+  }
+  return "";
 }
 
 }  // namespace kvd::store

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/functional/function_ref.h"
 #include "store/arena.h"
@@ -36,7 +37,9 @@ class ExpiryWheel {
   ExpiryWheel(Arena* arena, uint64_t now_ms);
 
   // Links entry `id` to expire at `deadline_ms` (absolute), recording it in the entry's header.
-  // A deadline already in the past is reclaimed by the next Advance().
+  // A deadline already past is due at once (DueCount counts it) and waits in the next tick to
+  // reclaim: the next Advance() to a later time than the last reclaimed tick takes it (one to the
+  // same time has nothing left to reclaim and returns at once).
   void Insert(uint32_t id, uint64_t deadline_ms);
   void Remove(uint32_t id);
 
@@ -55,6 +58,10 @@ class ExpiryWheel {
 
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
+
+  // Walks every slot and checks links, slot placement, far flags and all the counts against one
+  // another. Returns "" when consistent, else what is wrong. O(size + slots): for tests.
+  std::string CheckConsistency() const;
 
  private:
   static constexpr uint32_t kSlotTag = 0x80000000u;

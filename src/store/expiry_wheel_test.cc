@@ -325,6 +325,9 @@ TEST_CASE("ExpiryWheel: Insert of a deadline already past") {
     CHECK(h.wheel.DueCount(now - 401) == 0);
     CHECK(h.wheel.DueCount(now + 1) == 3);
     CHECK(h.wheel.Nearest() != Arena::kNil);
+    // Reclaimed with the next tick, not by an Advance to the time already reclaimed.
+    CHECK(h.Run(now).empty());
+    CHECK(h.wheel.DueCount(now) == 2);
     std::vector<uint32_t> got = h.Run(now + 1);
     std::sort(got.begin(), got.end());
     std::vector<uint32_t> want = {past, present, future};
@@ -412,6 +415,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
     if (errors++ == 0) first_error = what;
   };
   bool caught_up = true;
+  uint64_t caught_up_at = start;  // processed_ when Advance last returned true
 
   auto unlink_model = [&](uint32_t id) {
     auto it = where.find(id);
@@ -433,14 +437,19 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
     ++steps;
     uint64_t op = rnd(100);
     if (op < 40) {
-      for (uint64_t k = 1 + rnd(20); k > 0; --k) {
-        uint64_t r = rnd(100), d;
+      // Mostly a few independent deadlines; sometimes a burst sharing one deadline, so slots and
+      // far windows hold more than a budget's worth and cascades pause halfway.
+      bool burst = rnd(20) == 0;
+      uint64_t d = 0;
+      for (uint64_t k = burst ? 50 + rnd(250) : 1 + rnd(20); k > 0; --k) {
+        uint64_t r = rnd(100);
+        if (burst && d != 0) r = 100;  // keep the burst's deadline
         if (r < 40) d = now + rnd(40 * kSec);
         else if (r < 60) d = now + rnd(20 * kMin);
         else if (r < 75) d = now + rnd(30 * kHour);
         else if (r < 80) d = now + rnd(20 * kDay);
         else if (r < 92) d = std::max<uint64_t>((now / kWindow + rnd(4)) * kWindow + rnd(3), 1) - 1;
-        else d = now - std::min(now - start, rnd(5 * kSec));                   // already past
+        else if (r < 100) d = now - std::min(now - start, rnd(5 * kSec));  // already past
         uint32_t id = arena.Alloc(sizeof(Header));
         std::memset(HeaderOf(arena, id), 0, sizeof(Header));
         wheel.Insert(id, d);
@@ -475,7 +484,12 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
         });
         if (caught_up) break;
       }
-      if (caught_up && !model.empty() && model.begin()->first <= now) fail("caught up but a due entry is left");
+      // Once caught up nothing due is left, except entries inserted already past since the wheel
+      // last caught up at this same time (they wait for the next tick; see Insert).
+      if (caught_up && caught_up_at != now && !model.empty() && model.begin()->first <= now) {
+        fail("caught up but a due entry is left");
+      }
+      if (caught_up) caught_up_at = now;
     }
     if (wheel.size() != model.size()) fail("size differs");
     if (wheel.DueCount(now) != due_in_model(now)) fail("DueCount(now) differs");
@@ -515,14 +529,12 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
   CHECK(inserted > 1000);
   CHECK(removed > 100);
   CHECK(expired_total > 1000);
-  MESSAGE("model: ", steps, " steps, ", inserted, " inserted, ", removed, " removed, ",
-          expired_total, " expired, ", model.size(), " left");
 }
 
 TEST_CASE("ExpiryWheel: randomized model test against a multimap") {
   RunModel(0, 1, 6 * kHour);
   RunModel(123456, 2, 6 * kHour);
-  RunModel(98765432, 5, 30 * kHour);
+  RunModel(98765432, 5, 20 * kHour);
   RunModel((uint64_t(1) << 32) - 2 * kHour, 3, 5 * kHour);
   RunModel((uint64_t(1) << 33) - 20 * kMin, 4, 3 * kHour);
 }

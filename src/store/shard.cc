@@ -142,4 +142,20 @@ bool Shard::Expire(uint64_t now_ms, size_t budget) {
   });
 }
 
+std::string Shard::CheckConsistency() const {
+  if (std::string e = wheel_.CheckConsistency(); !e.empty()) return "wheel: " + e;
+  if (table_.size() != wheel_.size()) return "table and wheel sizes differ";
+  uint64_t arena_bytes = 0, external = 0;
+  for (uint32_t id : table_) {
+    const Header* h = HeaderOf(arena_, id);
+    arena_bytes += Arena::BlockSize(BlockBytes(h->key_len(), h->value_len()));
+    if (!ValueInline(h->key_len(), h->value_len())) external += h->value_len();
+    auto it = table_.find(KeyOf(arena_, id));
+    if (it == table_.end() || *it != id) return "an entry is not found by its own key";
+  }
+  if (arena_bytes != arena_.bytes_in_use()) return "arena bytes in use differ from the entries";
+  if (external != external_bytes_) return "out-of-line bytes differ from the entries";
+  return "";
+}
+
 }  // namespace kvd::store

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/container/flat_hash_set.h"
@@ -63,6 +64,9 @@ class Shard {
   // Entries linked in the expiry wheel: always the table's size (the invariant above), expired or
   // not. For tests.
   size_t WheelSize() const { return wheel_.size(); }
+  // The wheel's own check, plus: the table and the wheel hold the same entries, and the memory
+  // accounting matches them (no leaked or doubly freed block). "" when consistent. O(n): for tests.
+  std::string CheckConsistency() const;
 
  private:
   struct KeyHash {

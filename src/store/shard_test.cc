@@ -313,13 +313,35 @@ TEST_CASE("Shard: a million rewrites of one key leave no garbage") {
       now += 1;  // time moves; reclaiming finds nothing to do
       s.Expire(now, 100);
     }
+    if (i % 50000 == 0 || i % 50000 == 1) {
+      std::string e = s.CheckConsistency();
+      CAPTURE(i);
+      REQUIRE(e == "");
+    }
   }
   CHECK(wrong_value == 0);
   CHECK(wrong_size == 0);
   CHECK(wrong_bytes == 0);
+  CHECK(s.CheckConsistency() == "");
   CHECK(Get(s, "/hot", now) == std::string(value, 8));
   CHECK(s.LiveCount(now) == 1);
   CHECK(s.Stats(now).expired == 0);
+
+  // The last deadline holds: live up to it, expired at it, whatever the rewrites before.
+  const uint64_t last_ttl = 2 + (999'999ull * 104729) % (3 * kHour);
+  const uint64_t last_deadline = now - 1 + last_ttl;  // set at the `now` before the final step
+  for (uint64_t t : {now, now + 1, now + 40 * kSec, now + kHour, last_deadline - 1}) {
+    CAPTURE(t - now);
+    CHECK(s.LiveCount(t) == 1);
+  }
+  CHECK(s.LiveCount(last_deadline) == 0);
+  CHECK(s.Expire(last_deadline - 1, SIZE_MAX));
+  CHECK(s.WheelSize() == 1);
+  CHECK(s.Expire(last_deadline, SIZE_MAX));
+  CHECK(s.WheelSize() == 0);
+  CHECK(s.Stats(last_deadline).expired == 1);
+  CHECK(s.CheckConsistency() == "");
+  now = last_deadline;
 
   // Alternating sizes: each size always costs the same.
   const std::string small = "s", large(300, 'L'), outside(9000, 'O');
@@ -331,6 +353,7 @@ TEST_CASE("Shard: a million rewrites of one key leave no garbage") {
     if (s.WheelSize() != 1) ++wrong_size;
   }
   CHECK(wrong_size == 0);
+  CHECK(s.CheckConsistency() == "");
   for (auto& [size, set] : bytes_by_size) {
     CAPTURE(size);
     CHECK(set.size() == 1);

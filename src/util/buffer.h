@@ -19,7 +19,9 @@ class Buffer {
   bool empty() const { return size() == 0; }
   std::string_view view() const { return {data(), size()}; }
 
-  void Append(std::string_view s) { buf_.append(s.data(), s.size()); }
+  void Append(std::string_view s) {
+    if (!s.empty()) buf_.append(s.data(), s.size());
+  }
   void Append(const char* p, size_t n) { buf_.append(p, n); }
   void Append(char c) { buf_.push_back(c); }
   // Room to write n bytes directly; call Commit(m) with how many (m <= n) were written.
