@@ -99,10 +99,12 @@ SetResult Shard::Set(std::string_view key, std::string_view value, uint64_t ttl_
     size_t klen = h->key_len(), vlen = h->value_len();
     if (ValueInline(klen, vlen) && ValueInline(klen, value.size()) &&
         Arena::BlockSize(BlockBytes(klen, vlen)) == Arena::BlockSize(BlockBytes(klen, value.size()))) {
-      // Same block size: rewrite in place, and move the deadline.
+      // Same block size: rewrite in place, and move the deadline. Unlink first: Remove reads the
+      // far-ring bit that shares `lens`, and rewriting `lens` before it cleared that bit, so an
+      // entry in the far ring was unlinked as a near one (near slot counts corrupted).
+      wheel_.Remove(old);
       h->lens = uint32_t(klen) | uint32_t(value.size()) << 9;
       if (!value.empty()) std::memcpy(reinterpret_cast<char*>(h + 1) + klen, value.data(), value.size());
-      wheel_.Remove(old);
       wheel_.Insert(old, deadline);
       return SetResult::kStored;
     }
