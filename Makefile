@@ -33,11 +33,12 @@ DEPS_STAMP :=
 include third_party/llhttp.mk
 
 LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc" -not -path "src/kvbench/*"))
-TEST_SRCS  := $(shell find src -name '*_test.cc' -not -path 'src/kvbench/*')
+TEST_SRCS  := $(shell find src -name '*_test.cc')
 BENCH_SRCS := $(shell find src/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
 LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
 BENCH_OBJS := $(BENCH_SRCS:%.cc=$(BUILD)/%.o)
+BENCH_LIB_OBJS := $(filter-out %/main.o,$(BENCH_OBJS))
 
 KVD      := $(if $(SAN),$(BUILD)/kvd,kvd)
 KVBENCH  := $(if $(SAN),$(BUILD)/kvbench,kvbench)
@@ -56,7 +57,7 @@ $(KVD): $(BUILD)/src/main.o $(LIB_OBJS) $(LLHTTP_LIB)
 $(KVBENCH): $(BENCH_OBJS)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(LLHTTP_LIB)
+$(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(BENCH_LIB_OBJS) $(LLHTTP_LIB)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 run: $(KVD)

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -36,6 +38,10 @@ ABSL_FLAG(absl::Duration, header_timeout, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(5),
           "on SIGTERM/SIGINT, how long to finish answering requests already received");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+ABSL_FLAG(std::string, auth_token, "",
+          "if set, key and /size requests need 'Authorization: Bearer <token>' (else 401); "
+          "prefer the KVD_AUTH_TOKEN environment variable, which ps does not show");
+ABSL_FLAG(bool, auth_metrics, false, "with --auth-token, also require the token for /metrics and /healthz");
 
 namespace kvd {
 namespace {
@@ -91,6 +97,20 @@ bool LoadConfig(int argc, char** argv, Config* c, std::string* error) {
   // Flags are spelled with dashes (--max-key-bytes) as users expect; absl names them with
   // underscores, so translate the name part of each "--flag[=value]" before parsing.
   std::vector<std::string> args(argv, argv + argc);
+  // Every flag can also come from the environment: KVD_MAX_MEMORY=2G is --max_memory=2G. They go
+  // right after argv[0], so the command line (parsed later, last one wins) overrides them.
+  std::vector<std::string> from_env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (kv.substr(0, 4) != "KVD_") continue;
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name(kv.substr(4, eq - 4));
+    for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (absl::FindCommandLineFlag(name) == nullptr) continue;  // e.g. KVD_BIN, used by scripts
+    from_env.push_back("--" + name + "=" + std::string(kv.substr(eq + 1)));
+  }
+  args.insert(args.begin() + 1, from_env.begin(), from_env.end());
   std::vector<char*> ptrs;
   for (std::string& a : args) {
     if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
@@ -157,6 +177,9 @@ bool LoadConfig(int argc, char** argv, Config* c, std::string* error) {
       c->shutdown_timeout < absl::ZeroDuration()) {
     return fail("timeouts must be positive");
   }
+  c->auth_token = absl::GetFlag(FLAGS_auth_token);
+  c->auth_metrics = absl::GetFlag(FLAGS_auth_metrics);
+  if (c->auth_metrics && c->auth_token.empty()) return fail("--auth-metrics needs --auth-token");
   log::Level level;
   if (!log::ParseLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     return fail("--log-level must be debug, info, warn or error");

@@ -25,9 +25,12 @@ struct Config {
   absl::Duration idle_timeout = absl::Seconds(60);
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration shutdown_timeout = absl::Seconds(5);
+  std::string auth_token;     // empty: no access control
+  bool auth_metrics = false;  // also protect /metrics and /healthz
 };
 
-// Parses flags into *config. On a bad flag value returns false with a message in *error.
+// Parses flags (and KVD_<FLAG> environment variables, which the command line overrides) into
+// *config. On a bad flag value returns false with a message in *error.
 // Exits the process for --help and --version (as absl does).
 bool LoadConfig(int argc, char** argv, Config* config, std::string* error);
 

@@ -1,6 +1,7 @@
 #include "router/router.h"
 
 #include "fmt/format.h"
+#include "absl/strings/match.h"
 #include "http/uri.h"
 
 namespace kvd {
@@ -22,9 +23,39 @@ Router::Outcome Router::Reply(Context& ctx, const http::Request& req, Handler h,
   return {status, h};
 }
 
+namespace {
+
+// Compares in time that depends only on the lengths, so a client cannot find the token byte by
+// byte from response times.
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.size() ? b.size() : 1)]);
+  return diff == 0 && !b.empty();
+}
+
+}  // namespace
+
+bool Router::Authorized(const http::Request& req) const {
+  std::string_view h = req.authorization;
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h.size() < kBearer.size() || !absl::EqualsIgnoreCase(absl::string_view(h.data(), kBearer.size()), "bearer ")) {
+    return false;
+  }
+  h.remove_prefix(kBearer.size());
+  return ConstantTimeEquals(h, config_->auth_token);
+}
+
 Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
   http::Target t = http::SplitTarget(req.target);
   const bool read = req.method == Method::kGet || req.method == Method::kHead;
+  if (!config_->auth_token.empty()) {
+    bool open_path = t.path == "/metrics" || t.path == "/healthz";
+    if ((!open_path || config_->auth_metrics) && !Authorized(req)) {
+      Handler h = t.path == "/size" ? Handler::kSize : t.path == "/metrics" ? Handler::kMetrics
+                : t.path == "/healthz" ? Handler::kHealthz : Handler::kKey;
+      return Reply(ctx, req, h, 401, "missing or wrong bearer token", "WWW-Authenticate: Bearer realm=\"kvd\"\r\n");
+    }
+  }
   if (t.path == "/size") {
     if (!read && req.method != Method::kPost) {
       return Reply(ctx, req, Handler::kSize, 405, "method not allowed", "Allow: GET, HEAD, POST\r\n");

@@ -40,6 +40,7 @@ class Router {
   Outcome Handle(const http::Request& req, Context& ctx) const;
 
  private:
+  bool Authorized(const http::Request& req) const;
   Outcome HandleKey(const http::Request& req, std::string_view path, std::string_view query,
                     Context& ctx) const;
   Outcome Reply(Context& ctx, const http::Request& req, metrics::Handler h, int status,

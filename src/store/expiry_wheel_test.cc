@@ -92,6 +92,7 @@ TEST_CASE("ExpiryWheel: an entry expires exactly at its deadline") {
     std::sort(got.begin(), got.end());
     CHECK(got == std::vector<uint32_t>{std::min(b, c), std::max(b, c)});
     CHECK(h.wheel.empty());
+    CHECK(h.wheel.CheckConsistency() == "");
     CHECK(h.bad_expiries == 0);
   }
 }
@@ -118,6 +119,7 @@ TEST_CASE("ExpiryWheel: far deadlines expire at the right time, in large and sma
       for (auto& [d, id] : by_deadline) {
         if (id == Arena::kNil) id = h.Add(d);
       }
+      CHECK(h.wheel.CheckConsistency() == "");
       uint64_t now = start;
       size_t early = 0;
       for (auto& [d, id] : by_deadline) {
@@ -138,6 +140,7 @@ TEST_CASE("ExpiryWheel: far deadlines expire at the right time, in large and sma
         CHECK(h.wheel.DueCount(d) == 1);
         now = d;
         CHECK(h.Run(now) == std::vector<uint32_t>{id});
+        CHECK(h.wheel.CheckConsistency() == "");
       }
       CHECK(h.wheel.empty());
       CHECK(h.bad_expiries == 0);
@@ -174,6 +177,7 @@ TEST_CASE("ExpiryWheel: a million entries with one deadline, reclaimed under a b
   CHECK(calls >= 40);  // the million far entries moved 20000 at a time
   CHECK(wheel.DueCount(deadline - 1) == 0);
   CHECK(wheel.DueCount(deadline) == n);
+  CHECK(wheel.CheckConsistency() == "");
 
   calls = 0;
   size_t due_mismatch = 0;
@@ -190,6 +194,7 @@ TEST_CASE("ExpiryWheel: a million entries with one deadline, reclaimed under a b
   CHECK(twice == 0);
   CHECK(stray == 0);
   CHECK(wheel.empty());
+  CHECK(wheel.CheckConsistency() == "");
   CHECK(wheel.DueCount(now) == 0);
   CHECK(std::all_of(ids.begin(), ids.end(), [&](uint32_t id) { return seen[id] == 2; }));
 }
@@ -210,6 +215,7 @@ TEST_CASE("ExpiryWheel: a lagging reclaim resumes and DueCount stays exact") {
   int calls = 0;
   while (!h.Step(now, 1 + rng() % 300, &out)) {
     if (++calls % 16 == 0) {
+      REQUIRE(h.wheel.CheckConsistency() == "");
       REQUIRE(h.wheel.DueCount(now) == h.DueInModel(now));
       REQUIRE(h.wheel.DueCount(now - 30 * kMin) == h.DueInModel(now - 30 * kMin));
     }
@@ -233,6 +239,7 @@ TEST_CASE("ExpiryWheel: Remove from head, middle and tail of near and far slots"
         uint32_t other = h.Add(d + 1);
         uint32_t victim = which == 0 ? third : which == 1 ? second : first;
         h.Del(victim);
+        CHECK(h.wheel.CheckConsistency() == "");
         CHECK(h.wheel.size() == 3);
         CHECK(h.wheel.DueCount(d) == 2);
         CHECK(h.Run(d - 1).empty());
@@ -273,6 +280,7 @@ TEST_CASE("ExpiryWheel: Remove and Insert while a cascade is paused") {
       bool done = h.Step(cascade_tick, budget, &out);  // stops `budget` entries into the cascade
       CHECK(out.empty());
       CHECK(done == (budget > n + 1));
+      CHECK(h.wheel.CheckConsistency() == "");
       CHECK(h.wheel.DueCount(cascade_tick) == 0);
       CHECK(h.wheel.DueCount(2 * kWindow + 102) == 3 + 1);
 
@@ -283,6 +291,7 @@ TEST_CASE("ExpiryWheel: Remove and Insert while a cascade is paused") {
       uint32_t late1 = h.Add(2 * kWindow + 99);
       uint32_t late2 = h.Add(2 * kWindow + 200);
       uint32_t late3 = h.Add(2 * kWindow + 100 + kFarSpan + 1);
+      CHECK(h.wheel.CheckConsistency() == "");
       CHECK(h.wheel.DueCount(2 * kWindow + 102) == 3 + 1 + 1 - (victim <= 2 ? 1 : 0));
       CHECK(h.wheel.Nearest() == before);
 
@@ -340,6 +349,7 @@ TEST_CASE("ExpiryWheel: Insert of a deadline already past") {
     uint32_t p2 = h.Add(now - 5);
     CHECK(h.wheel.DueCount(now) == 2);
     h.Del(p1);
+    CHECK(h.wheel.CheckConsistency() == "");
     CHECK(h.wheel.DueCount(now) == 1);
     CHECK(h.Run(now + 1) == std::vector<uint32_t>{p2});
     CHECK(h.wheel.DueCount(now + 1) == 0);
@@ -389,6 +399,7 @@ TEST_CASE("ExpiryWheel: Nearest while a cascade is paused prefers the moved near
   std::vector<uint32_t> out;
   CHECK_FALSE(h.Step(kWindow, 4, &out));
   CHECK(out.empty());
+  CHECK(h.wheel.CheckConsistency() == "");
   uint32_t got = h.wheel.Nearest();
   CHECK(got != next_round);
   CHECK(got == w2[0]);
@@ -492,6 +503,12 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
       if (caught_up) caught_up_at = now;
     }
     if (wheel.size() != model.size()) fail("size differs");
+    if (rnd(16) == 0 || !caught_up) {
+      if (std::string e = wheel.CheckConsistency(); !e.empty()) {
+        fail("CheckConsistency failed");
+        first_error += ": " + e;
+      }
+    }
     if (wheel.DueCount(now) != due_in_model(now)) fail("DueCount(now) differs");
     if (rnd(8) == 0) {
       uint64_t t = now + rnd(2 * kNearSpan) - std::min(now - start, rnd(kNearSpan));
@@ -524,6 +541,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
   }
   CAPTURE(first_error);
   CHECK(errors == 0);
+  CHECK(wheel.CheckConsistency() == "");
   CHECK(wheel.size() == model.size());
   CHECK((model.empty() || model.begin()->first > now));
   CHECK(inserted > 1000);

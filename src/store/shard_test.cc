@@ -100,6 +100,7 @@ TEST_CASE("Shard: set, get, overwrite in place and across sizes") {
   CHECK(s.LiveCount(t) == 2);
   CHECK(s.Delete(long_key, t));
   CHECK(s.BytesUsed() == one + (TableBytesAfter(2) - TableBytesAfter(1)));
+  CHECK(s.CheckConsistency() == "");
 }
 
 TEST_CASE("Shard: binary keys and values round-trip") {
@@ -138,6 +139,7 @@ TEST_CASE("Shard: nx / xx conditions") {
   CHECK(Get(s, "/f", t + 10) == "2");
   CHECK(s.LiveCount(t + 10) == 1);
   CHECK(s.WheelSize() == 1);
+  CHECK(s.CheckConsistency() == "");
 }
 
 TEST_CASE("Shard: delete") {
@@ -190,6 +192,7 @@ TEST_CASE("Shard: expired entries are misses and uncounted before Expire runs") 
   CHECK(st.keys == 100);
   CHECK(st.expired == 200);
   CHECK(st.evicted == 0);
+  CHECK(s.CheckConsistency() == "");
 }
 
 TEST_CASE("Shard: Expire frees all memory") {
@@ -209,6 +212,7 @@ TEST_CASE("Shard: Expire frees all memory") {
   CHECK(s.LiveCount(t + 70000) == 0);
   CHECK(s.WheelSize() == 0);
   CHECK(s.Stats(t + 70000).expired == n);
+  CHECK(s.CheckConsistency() == "");
   // Only the table's slots remain; the arena and out-of-line values are all given back.
   CHECK(s.BytesUsed() == TableBytesAfter(n));
   // The table keeps its slots for the next load: half as many keys again fit without growing it,
@@ -257,6 +261,7 @@ void CheckEvictionOrder(uint64_t limit, const std::vector<uint64_t>& ttls, size_
   size_t missing = 0;
   for (auto& [d, key] : model) missing += !Get(s, key, t).has_value();
   CHECK(missing == 0);
+  CHECK(s.CheckConsistency() == "");
 }
 
 TEST_CASE("Shard: the memory limit evicts the nearest deadlines first") {
