@@ -44,7 +44,10 @@ KVD      := $(if $(SAN),$(BUILD)/kvd,kvd)
 KVBENCH  := $(if $(SAN),$(BUILD)/kvbench,kvbench)
 UNIT     := $(BUILD)/unit_tests
 
-.PHONY: all run test unit integration clean
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+.PHONY: all run test unit integration clean install uninstall
 all: $(KVD) $(if $(BENCH_SRCS),$(KVBENCH))
 
 $(BUILD)/%.o: %.cc $(LLHTTP_LIB)
@@ -69,6 +72,19 @@ unit: $(UNIT)
 test: all $(UNIT)
 	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) UNIT_BIN=$(abspath $(UNIT)) \
 	  bash tests/run.sh
+
+# Installs the binaries, and the systemd unit with its paths rewritten for PREFIX.
+install: $(KVD) $(KVBENCH)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(KVD) $(DESTDIR)$(PREFIX)/bin/kvd
+	install -m 0755 $(KVBENCH) $(DESTDIR)$(PREFIX)/bin/kvbench
+	if [ -f deploy/systemd/kvd.service ]; then \
+	  sed 's|/usr/local/bin/kvd|$(PREFIX)/bin/kvd|' deploy/systemd/kvd.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/kvd.service; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/kvd $(DESTDIR)$(PREFIX)/bin/kvbench \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/kvd.service
 
 clean:
 	rm -rf build kvd kvbench
