@@ -2,8 +2,8 @@
 # copy the binary into a slim Debian 12 runtime with only its shared libraries, running as non-root.
 #
 #   docker build -t kvd .
-#   docker run --rm -p 8081:8081 kvd                  # flags go after the image name:
-#   docker run --rm -p 8081:8081 kvd --ttl=1m --max-memory=512M
+#   docker run --rm -p 8081:8081 kvd
+#   docker run --rm -p 8081:8081 -e KVD_MAX_MEMORY=512M kvd --ttl=1m   # KVD_* variables or flags
 
 # ---- build ----
 FROM debian:12 AS build
@@ -19,7 +19,7 @@ COPY Makefile ./
 COPY scripts/ scripts/
 COPY third_party/ third_party/
 COPY src/ src/
-RUN make -j"$(nproc)" kvd && strip --strip-debug kvd
+RUN make -j"$(nproc)" kvd && strip --strip-debug kvd && ./kvd --version
 
 # ---- runtime ----
 FROM debian:12-slim
@@ -31,6 +31,8 @@ RUN apt-get update \
  && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kvd
 COPY --from=build /src/kvd /usr/local/bin/kvd
 USER kvd
+# Settings come from KVD_* variables (every flag has one); flags after the image name win over them.
+ENV KVD_PORT=8081 KVD_BIND=0.0.0.0
 EXPOSE 8081
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/kvd"]
-CMD ["--port=8081", "--bind=0.0.0.0"]

@@ -90,3 +90,4 @@ clean:
 	rm -rf build kvd kvbench
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/src/main.d
+-include mk/fuzz.mk

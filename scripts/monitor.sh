@@ -10,13 +10,16 @@
 #   --bind      Prometheus's listen address (default 127.0.0.1; 0.0.0.0 to reach it from elsewhere)
 #   --duration  stop by itself after this many seconds (default 0: run until Ctrl-C)
 #
+# When kvd runs with --auth-metrics, export its token as KVD_AUTH_TOKEN first: Prometheus then
+# sends it as a bearer token (from a 0600 file in the temp dir).
+#
 # Installs the `prometheus` package first if it is missing (as root; otherwise prints the command).
 # To see the kvd dashboard, point any Grafana at the printed URL and import
 # prometheus/grafana/dashboards/kvd.json (see prometheus/README.md).
 set -euo pipefail
 
 targets=() port=9091 bind=127.0.0.1 duration=0
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) targets+=("${2:?--target needs HOST:PORT}"); shift 2 ;;
@@ -60,8 +63,10 @@ case "$host" in 0.0.0.0|::|'[::]') host=127.0.0.1 ;; esac
 url="http://$host:$port"
 
 # -- a warning (not an error) when a target does not answer yet --
+auth=()
+[ -z "${KVD_AUTH_TOKEN:-}" ] || auth=(-H "Authorization: Bearer $KVD_AUTH_TOKEN")
 for t in "${targets[@]}"; do
-  if command -v curl >/dev/null 2>&1 && ! curl -fsS -m 2 -o /dev/null "http://$t/metrics" 2>/dev/null; then
+  if command -v curl >/dev/null 2>&1 && ! curl -fsS -m 2 -o /dev/null "${auth[@]}" "http://$t/metrics" 2>/dev/null; then
     echo "monitor.sh: warning: no answer from http://$t/metrics yet (is kvd running? start it with: make run)" >&2
   fi
 done
@@ -95,6 +100,12 @@ trap 'exit 143' TERM
   echo "  - job_name: kvd"
   echo "    scrape_interval: 1s"
   echo "    scrape_timeout: 1s"
+  if [ -n "${KVD_AUTH_TOKEN:-}" ]; then
+    (umask 077 && printf '%s' "$KVD_AUTH_TOKEN" > "$tmp/kvd-token")
+    echo "    authorization:"
+    echo "      type: Bearer"
+    echo "      credentials_file: $tmp/kvd-token"
+  fi
   echo "    static_configs:"
   echo "      - targets:"
   for t in "${targets[@]}"; do echo "          - \"$t\""; done
@@ -133,6 +144,9 @@ urlencode() {
   printf '%s' "$out"
 }
 graph() { printf '%s/graph?g0.expr=%s&g0.tab=0&g0.range_input=5m' "$url" "$(urlencode "$1")"; }
+# Debian's build serves the classic UI, whose pages live under /classic/ (/graph redirects there).
+ui=""
+[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$url/classic/targets" 2>/dev/null)" = 200 ] && ui=/classic
 
 q_rps='sum by (method, code) (rate(api_requests_total{job="kvd"}[5s]))'
 q_p99='histogram_quantile(0.99, sum by (le, method) (rate(request_duration_seconds_bucket{job="kvd",handler="/"}[5s])))'
@@ -140,7 +154,7 @@ q_size='sum(cache_size{job="kvd"})'
 cat <<EOM
 Prometheus (pid $pid) is scraping kvd at ${targets[*]} every second.
   UI:            $url/
-  targets:       $url/targets
+  targets:       $url$ui/targets
   requests/s:    $(graph "$q_rps")
   p99 latency:   $(graph "$q_p99")
   cache size:    $(graph "$q_size")

@@ -75,6 +75,8 @@ class RequestParser {
   static RequestParser* Self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
   int Fail(int status, const char* message);
   bool CountHeadBytes(size_t n);
+  // Whether only blanks separate `at` (in the buffer being fed) from a preceding line break.
+  bool AfterLineBreak(const char* at) const;
 
   enum class Watched : uint8_t { kNone, kExpect, kAuthorization, kTransferEncoding };
 

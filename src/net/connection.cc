@@ -1,6 +1,7 @@
 #include "net/connection.h"
 
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,6 +48,11 @@ bool Connection::TimedOut(uint64_t now_ms) const {
 }
 
 bool Connection::OnReadable() {
+  if (!ReadOnce()) return false;
+  return shutting_down_ ? ShutdownStep() : true;
+}
+
+bool Connection::ReadOnce() {
   char* buf = reactor_->read_buffer();
   ssize_t n = ::read(fd_, buf, reactor_->read_buffer_size());
   reactor_->m().syscalls_read.Add();
@@ -68,17 +74,43 @@ bool Connection::OnReadable() {
   return Flush();
 }
 
-bool Connection::OnWritable() { return Flush(); }
+bool Connection::OnWritable() {
+  if (!Flush()) return false;
+  return shutting_down_ ? ShutdownStep() : true;
+}
 
 bool Connection::BeginShutdown() {
-  // One last read: requests already in the socket buffer have been received and get answers.
-  if (!stop_reading_ && !lingering_ && !paused_) {
-    if (!OnReadable()) return false;
+  // Requests already in the socket buffer have been received and get answers (ShutdownStep).
+  // Fix: this used to be one read, so a pipelined burst larger than the 64 KiB read buffer (or
+  // one waiting behind output backpressure) was answered only in part, and closing the socket
+  // over the unread rest sent a reset that could also destroy answers already written.
+  // Found by tests/integration/test_resources.py (GracefulShutdownTest).
+  shutting_down_ = true;
+  if (stop_reading_ || lingering_) {
+    close_after_flush_ = true;
+    if (out_.empty() && !paused_) return false;
+    SetInterest();
+    return true;
   }
-  stop_reading_ = true;
-  close_after_flush_ = true;
-  if (out_.empty() && !paused_) return false;
-  SetInterest();
+  return ShutdownStep();
+}
+
+bool Connection::ShutdownStep() {
+  // A few buffers per call, so a client that keeps sending cannot hold the reactor; while the
+  // socket stays readable the reactor calls again, and --shutdown-timeout bounds the whole.
+  for (int i = 0; i < 16; ++i) {
+    if (paused_ || stop_reading_ || lingering_) return true;  // OnWritable resumes a pause
+    int avail = 0;
+    if (::ioctl(fd_, FIONREAD, &avail) != 0 || avail <= 0) {
+      // Everything received is read: nothing more, and close once the answers are out.
+      stop_reading_ = true;
+      close_after_flush_ = true;
+      if (out_.empty()) return false;
+      SetInterest();
+      return true;
+    }
+    if (!ReadOnce()) return false;
+  }
   return true;
 }
 

@@ -47,6 +47,8 @@ class Connection final : public http::RequestSink {
  private:
   bool OnRequest(http::Request& req) override;
   void OnContinue() override;
+  bool ReadOnce();      // one read(2), its requests and their answers
+  bool ShutdownStep();  // after BeginShutdown: read what was received, then stop and close
 
   // Feeds bytes to the parser; `from_pending` when they are pending_in_ itself.
   void Process(const char* data, size_t n, bool from_pending);
@@ -66,6 +68,7 @@ class Connection final : public http::RequestSink {
   bool close_after_flush_ = false;
   bool discard_input_ = false;     // after `Connection: close` or a protocol error
   bool lingering_ = false;
+  bool shutting_down_ = false;     // BeginShutdown was called
   uint64_t last_active_ms_;
   uint64_t request_start_ms_ = 0;  // when the request now being received began
   uint64_t linger_until_ms_ = 0;

@@ -277,9 +277,9 @@ TEST_CASE("ExpiryWheel: Remove and Insert while a cascade is paused") {
       uint32_t after = h.Add(3 * kWindow);
 
       std::vector<uint32_t> out;
-      bool done = h.Step(cascade_tick, budget, &out);  // stops `budget` entries into the cascade
+      // Stops `budget` entries into the cascade of the slot's n + 1 entries.
+      CHECK_FALSE(h.Step(cascade_tick, budget, &out));
       CHECK(out.empty());
-      CHECK(done == (budget > n + 1));
       CHECK(h.wheel.CheckConsistency() == "");
       CHECK(h.wheel.DueCount(cascade_tick) == 0);
       CHECK(h.wheel.DueCount(2 * kWindow + 102) == 3 + 1);
@@ -503,7 +503,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
       if (caught_up) caught_up_at = now;
     }
     if (wheel.size() != model.size()) fail("size differs");
-    if (rnd(16) == 0 || !caught_up) {
+    if (rnd(caught_up ? 32 : 6) == 0) {  // not caught up: maybe mid-cascade
       if (std::string e = wheel.CheckConsistency(); !e.empty()) {
         fail("CheckConsistency failed");
         first_error += ": " + e;
@@ -552,7 +552,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
 TEST_CASE("ExpiryWheel: randomized model test against a multimap") {
   RunModel(0, 1, 6 * kHour);
   RunModel(123456, 2, 6 * kHour);
-  RunModel(98765432, 5, 20 * kHour);
+  RunModel(98765432, 5, 12 * kHour);
   RunModel((uint64_t(1) << 32) - 2 * kHour, 3, 5 * kHour);
   RunModel((uint64_t(1) << 33) - 20 * kMin, 4, 3 * kHour);
 }

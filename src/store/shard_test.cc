@@ -103,6 +103,36 @@ TEST_CASE("Shard: set, get, overwrite in place and across sizes") {
   CHECK(s.CheckConsistency() == "");
 }
 
+TEST_CASE("Shard: an in-place rewrite moves the deadline between the near and far rings") {
+  uint64_t t = 0;
+  Shard s(kBig, t);
+  // Far (1 h) to near (5 s), same block: rewritten in place.
+  CHECK(Put(s, "/r", "1", kHour, t) == SetResult::kStored);
+  const uint64_t bytes = s.BytesUsed();
+  CHECK(Put(s, "/r", "2", 5 * kSec, t) == SetResult::kStored);
+  CHECK(s.BytesUsed() == bytes);
+  CHECK(s.CheckConsistency() == "");
+  CHECK(s.LiveCount(t + 5 * kSec - 1) == 1);
+  CHECK(s.LiveCount(t + 5 * kSec) == 0);
+  CHECK(s.Expire(t + 5 * kSec - 1, SIZE_MAX));
+  CHECK(s.WheelSize() == 1);
+  CHECK(s.Expire(t + 5 * kSec, SIZE_MAX));
+  CHECK(s.WheelSize() == 0);
+  CHECK(s.CheckConsistency() == "");
+  // Near to far.
+  t += 5 * kSec;
+  CHECK(Put(s, "/r", "3", 5 * kSec, t) == SetResult::kStored);
+  CHECK(Put(s, "/r", "4", kHour, t) == SetResult::kStored);
+  CHECK(s.CheckConsistency() == "");
+  CHECK(s.Expire(t + kHour - 1, SIZE_MAX));
+  CHECK(Get(s, "/r", t + kHour - 1) == "4");
+  CHECK(s.LiveCount(t + kHour) == 0);
+  CHECK(s.Expire(t + kHour, SIZE_MAX));
+  CHECK(s.WheelSize() == 0);
+  CHECK(s.Stats(t + kHour).expired == 2);
+  CHECK(s.CheckConsistency() == "");
+}
+
 TEST_CASE("Shard: binary keys and values round-trip") {
   const uint64_t t = 5;
   Shard s(kBig, t);
@@ -282,6 +312,26 @@ TEST_CASE("Shard: the memory limit evicts the nearest deadlines first") {
     std::vector<uint64_t> ttls;
     for (uint64_t i = 0; i < 60; ++i) ttls.push_back(1000 + (i * 37) % 60);
     CheckEvictionOrder(256 * 1024, ttls, 20000);
+  }
+  SUBCASE("the table's own growth is paid for by eviction, not by overshooting") {
+    // "/a" and "/b" take 24-byte blocks; the table's slots cost 5 bytes each. The second key
+    // grows the table from 1 slot to 3: 48 + 15 bytes > 60, so "/a" goes.
+    Shard s(60, 0);
+    CHECK(Put(s, "/a", "1", kSec, 0) == SetResult::kStored);
+    CHECK(s.BytesUsed() == 24 + 5);
+    CHECK(Put(s, "/b", "2", 2 * kSec, 0) == SetResult::kStored);
+    CHECK(s.BytesUsed() == 24 + 15);
+    CHECK(s.Stats(0).evicted == 1);
+    CHECK_FALSE(Get(s, "/a", 0).has_value());
+    CHECK(Get(s, "/b", 0) == "2");
+    CHECK(s.CheckConsistency() == "");
+    // 24 bytes fit a limit of 26, but not with the table's first slot: refused, nothing kept.
+    Shard t(26, 0);
+    CHECK(Put(t, "/a", "1", kSec, 0) == SetResult::kNoMemory);
+    CHECK(t.LiveCount(0) == 0);
+    CHECK(t.WheelSize() == 0);
+    CHECK(t.BytesUsed() <= 26);
+    CHECK(t.CheckConsistency() == "");
   }
   SUBCASE("an entry larger than the whole budget cannot be stored") {
     Shard tiny(16, 0);

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Instructions per request, counted: kvd --threads=1 runs under `valgrind --tool=callgrind`, a
+# deterministic client (below, fixed seed) sends a fixed number of pipelined requests over one
+# connection, and callgrind's counters are zeroed before and dumped after each phase
+# (`callgrind_control -z` / `-d`):
+#
+#   fill   scripts/fill.py loads /0../K-1 (value = the number), not measured
+#   post   N x `POST /<random key of K>` with a random decimal value (overwrites)
+#   get    N x `GET /<random key of K>` (all hits)
+#   idle   kvd doing nothing for 1 s (its 10 ms timer), subtracted pro rata from the phases
+#
+# and reports user-space instructions (Ir) per request and the top 15 functions (self cost,
+# callgrind_annotate) of each phase. Kernel work (the syscalls) is not counted by callgrind: see
+# the syscalls per request in the bench section. Writes the "cost" section of docs/benchmarks.md.
+#
+#   scripts/cost.sh [--requests=N] [--keys=K] [--pipelining=P] [--no-build]
+#
+#   --requests    requests per phase (default 100000)
+#   --keys        keys loaded first (default 100000)
+#   --pipelining  requests per write, the client waits for all their answers (default 10)
+#
+# The counts repeat to within a fraction of a percent (same binary, same seed). ~1-2 min.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DOC=$ROOT/docs/benchmarks.md
+requests=100000 keys=100000 pipelining=10 build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests=*) requests=${1#*=} ;;
+    --keys=*) keys=${1#*=} ;;
+    --pipelining=*) pipelining=${1#*=} ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "cost.sh: unknown argument $1" >&2; exit 1 ;;
+  esac
+  shift
+done
+say() { printf '[cost %s] %s\n' "$(date +%T)" "$*" >&2; }
+for tool in valgrind callgrind_control callgrind_annotate python3; do
+  command -v "$tool" >/dev/null || {
+    if [ "$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+    else echo "cost.sh: run: sudo apt-get install -y valgrind" >&2; exit 1; fi
+  }
+done
+if [ "$build" = 1 ]; then say "make -j2"; make -j2 >&2; fi
+
+tmp=$(mktemp -d /tmp/kvd-cost.XXXXXX)
+vg_pid=""
+cleanup() {
+  if [ -n "$vg_pid" ]; then kill "$vg_pid" 2>/dev/null || true; wait "$vg_pid" 2>/dev/null || true; fi
+  [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cp ./kvd "$tmp/kvd"   # a private copy: ./kvd may be rebuilt meanwhile
+
+cat >"$tmp/client.py" <<'PY'
+# client.py HOST:PORT get|post N KEYS PIPELINING SEED: N requests, PIPELINING per write, each
+# batch answered in full before the next is sent; every answer must be a 200 (a GET's non-empty,
+# a POST's its value).
+import random, socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+kind, n, keys, pipe, seed = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+rng = random.Random(seed)
+s = socket.create_connection((host, int(port)))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf = b""
+sent = 0
+while sent < n:
+    b = min(pipe, n - sent)
+    reqs, want = [], []
+    for _ in range(b):
+        k = rng.randrange(keys)
+        if kind == "get":
+            reqs.append(b"GET /%d HTTP/1.1\r\nHost: kvd\r\n\r\n" % k)
+            want.append(None)  # a hit: any non-empty value (the POST phase rewrote them)
+        else:
+            v = b"%d" % rng.randrange(keys)
+            reqs.append(b"POST /%d HTTP/1.1\r\nHost: kvd\r\nContent-Length: %d\r\n\r\n%s" % (k, len(v), v))
+            want.append(v)
+    s.sendall(b"".join(reqs))
+    got = 0
+    while got < b:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buf[:end]
+            i = head.lower().find(b"content-length:")
+            length = int(head[i + 15:].split(b"\r\n")[0])
+            if len(buf) >= end + 4 + length:
+                if not head.startswith(b"HTTP/1.1 200") or (want[got] is None and length == 0) or (
+                        want[got] is not None and buf[end + 4:end + 4 + length] != want[got]):
+                    sys.exit("unexpected answer: %r" % buf[:end + 4 + length])
+                buf = buf[end + 4 + length:]
+                got += 1
+                continue
+        data = s.recv(1 << 16)
+        if not data:
+            sys.exit("connection closed")
+        buf += data
+    sent += b
+print(sent)
+PY
+
+say "kvd --threads=1 under callgrind"
+valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$tmp/kvd" --port=0 --bind=127.0.0.1 \
+  --threads=1 --ttl=10m 2>"$tmp/kvd.log" &
+vg_pid=$!
+for _ in $(seq 300); do
+  grep -q 'Starting server on' "$tmp/kvd.log" && break
+  kill -0 "$vg_pid" 2>/dev/null || { cat "$tmp/kvd.log" >&2; exit 1; }
+  sleep 0.1
+done
+port=$(grep -o 'Starting server on [0-9]*' "$tmp/kvd.log" | awk '{print $4}')
+dumps=0
+phase() {  # phase NAME COMMAND...: zero, run, dump; prints "seconds"
+  callgrind_control -z "$vg_pid" >/dev/null 2>&1
+  local t0 t1
+  t0=$(date +%s.%N)
+  "${@:2}" >/dev/null
+  t1=$(date +%s.%N)
+  callgrind_control -d "$vg_pid" >/dev/null 2>&1
+  dumps=$((dumps + 1))
+  mv "$tmp/cg.out.$dumps" "$tmp/$1.cg"
+  echo "$1 $(python3 -c "print($t1 - $t0)")" >>"$tmp/phases"
+  say "$1: $(python3 -c "print(round($t1 - $t0, 1))") s"
+}
+say "fill $keys keys"
+python3 scripts/fill.py "127.0.0.1:$port" "$keys" >/dev/null
+phase idle sleep 1
+phase post python3 "$tmp/client.py" "127.0.0.1:$port" post "$requests" "$keys" "$pipelining" 2
+phase get python3 "$tmp/client.py" "127.0.0.1:$port" get "$requests" "$keys" "$pipelining" 3
+syscalls=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^kvd_syscalls_total/ {printf "%s=%s ", $1, $2}')
+kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true; vg_pid=""
+
+for p in get post; do
+  callgrind_annotate --inclusive=no --threshold=100 "$tmp/$p.cg" >"$tmp/$p.annotate" 2>/dev/null
+done
+python3 - "$tmp" "$DOC" "$requests" "$keys" "$pipelining" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(valgrind --version)" <<'PY'
+import os, re, sys
+tmp, doc_path, n, keys, pipe, version, date, vg = sys.argv[1:]
+n, keys = int(n), int(keys)
+def total(p):
+    for l in open(os.path.join(tmp, p + ".cg")):
+        if l.startswith("totals:") or l.startswith("summary:"):
+            return int(l.split()[1])
+secs = dict((l.split()[0], float(l.split()[1])) for l in open(os.path.join(tmp, "phases")))
+idle_rate = total("idle") / secs["idle"]
+res = {}
+for p in ("get", "post"):
+    raw = total(p)
+    idle = idle_rate * secs[p]
+    res[p] = dict(raw=raw, idle=idle, per=(raw - idle) / n)
+def short(fn):
+    fn = re.sub(r"\s+\[[^\]]*\]$", "", fn)                 # the object file
+    if ":" in fn and not fn.startswith("kvd") and re.match(r"^[^ ]*?:[^:]", fn):
+        fn = fn.split(":", 1)[1]                             # the source file
+    fn = fn.replace("absl::debian3::", "absl::").replace("container_internal::", "")
+    out, depth = [], 0                                       # template arguments
+    for ch in fn:
+        if ch == "<":
+            depth += 1
+            if depth == 1:
+                out.append("<>")
+        elif ch == ">" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(ch)
+    fn = "".join(out)
+    fn = re.sub(r"\((?!anonymous)[^()]*\)", "()", fn)       # parameter lists
+    fn = re.sub(r" const$", "", fn)
+    if " " in fn and "(" in fn:                              # a return type
+        fn = fn[:fn.index("(")].split(" ")[-1] + fn[fn.index("("):]
+    return fn
+def top(p, k=15):
+    lines = open(os.path.join(tmp, p + ".annotate")).read().splitlines()
+    start = next(i for i, l in enumerate(lines) if "file:function" in l) + 2
+    grand = total(p)
+    agg = {}
+    for l in lines[start:]:
+        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*)$", l)
+        if not m:
+            break
+        ir = int(m.group(1).replace(",", ""))
+        if ir >= 0.99 * grand:
+            continue  # a frame that was on the stack at the dump: callgrind books its callees to it
+        fn = short(m.group(3))
+        agg[fn] = agg.get(fn, 0) + ir
+    rows = sorted(agg.items(), key=lambda x: -x[1])[:k]
+    return [(ir / n, 100.0 * ir / grand, fn.replace("|", "\\|")) for fn, ir in rows]
+L = ["## Cost: instructions per request (`scripts/cost.sh`)", "",
+     f"Run {date}, kvd {version}, {vg}. kvd `--threads=1 --ttl=10m` under "
+     f"`valgrind --tool=callgrind`; {keys:,} keys loaded with `scripts/fill.py` (not counted), then a "
+     f"fixed-seed client on one connection sends {n:,} requests per phase, {pipe} per write, and waits "
+     f"for all {pipe} answers before the next write. Counters are zeroed before and dumped after each "
+     f"phase (`callgrind_control -z/-d`); kvd's idle cost ({idle_rate:,.0f} Ir/s, its 10 ms timer) is "
+     f"subtracted pro rata. User-space instructions only: the kernel's share (the read/write/epoll_wait "
+     f"syscalls, about 3/{pipe} per request here) is not in these counts.", "",
+     "| phase | requests | Ir in phase | idle share | **Ir per request** |", "|---|---|---|---|---|"]
+for p in ("get", "post"):
+    r = res[p]
+    L.append(f"| {p.upper()} (hits) | {n:,} | {r['raw']:,} | {r['idle']:,.0f} | **{r['per']:,.0f}** |" if p == "get" else
+             f"| {p.upper()} (overwrite) | {n:,} | {r['raw']:,} | {r['idle']:,.0f} | **{r['per']:,.0f}** |")
+L.append("")
+for p in ("get", "post"):
+    L.append(f"Top 15 functions by self cost, {p.upper()} phase (`callgrind_annotate --inclusive=no`, code inlined from several files summed per function):")
+    L.append("")
+    L.append("| Ir per request | share | function |")
+    L.append("|---|---|---|")
+    for per, share, fn in top(p):
+        L.append(f"| {per:,.1f} | {share:.1f}% | `{fn}` |")
+    L.append("")
+L.append("Reproduce:")
+L.append("")
+L.append("```sh")
+L.append(f"scripts/cost.sh --requests={n} --keys={keys} --pipelining={pipe}")
+L.append("# by hand: valgrind --tool=callgrind ./kvd --threads=1 --ttl=10m --port=0 &")
+L.append("#          scripts/fill.py 127.0.0.1:PORT K; callgrind_control -z PID; <client>; callgrind_control -d PID")
+L.append("#          callgrind_annotate --inclusive=no callgrind.out.PID.1 | head -40")
+L.append("```")
+L.append("")
+L.append(f"<!-- fig cost_ir_get={res['get']['per']:.0f} -->")
+L.append(f"<!-- fig cost_ir_post={res['post']['per']:.0f} -->")
+body = "\n".join(L) + "\n"
+doc = open(doc_path).read() if os.path.exists(doc_path) else "# kvd benchmarks\n"
+begin, end = "<!-- BEGIN cost -->", "<!-- END cost -->"
+if begin in doc:
+    a = doc.index(begin) + len(begin); b = doc.index(end)
+    doc = doc[:a] + "\n" + body + doc[b:]
+else:
+    doc += f"\n{begin}\n{body}{end}\n"
+open(doc_path, "w").write(doc)
+print(f"GET {res['get']['per']:.0f} Ir/request, POST {res['post']['per']:.0f} Ir/request")
+PY
+say "kvd syscalls over the whole run: $syscalls"
+scripts/bench.sh --targets-only

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Cross-check of kvbench against two other load generators, all against the same kvd:
+#
+#   kvbench     --connections=20 --pipelining=10 (the seed workload, 80% GET / 20% POST)
+#   wrk         -t1 -c20 -s scripts/wrk-pipeline.lua -- 10   (the same mix, 10 requests per write)
+#   autocannon  npx autocannon -c 20 -p 10   (GET /1; npm's autocannon, installed into a temp dir)
+#
+# kvd runs with one reactor pinned to CPU 1 and every client is pinned to CPU 0 (one client core),
+# each tool runs --repeat times, interleaved, for --duration seconds. For each: the client's own
+# count, errors and non-2xx; kvd's count of what it answered, by status class (api_requests_total
+# deltas); the CPU the client used (its core's share and µs per request) and kvd's CPU per request.
+# Writes the "crosscheck" section of docs/benchmarks.md.
+#
+#   scripts/crosscheck.sh [--duration=10] [--repeat=3] [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DOC=$ROOT/docs/benchmarks.md
+duration=10 repeat=3 build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration=*) duration=${1#*=}; duration=${duration%s} ;;
+    --repeat=*) repeat=${1#*=} ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "crosscheck.sh: unknown argument $1" >&2; exit 1 ;;
+  esac
+  shift
+done
+say() { printf '[crosscheck %s] %s\n' "$(date +%T)" "$*" >&2; }
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else echo "crosscheck.sh: run: sudo apt-get install -y ${missing[*]}" >&2; exit 1; fi
+fi
+if [ "$build" = 1 ]; then say "make -j2"; make -j2 >&2; fi
+
+tmp=$(mktemp -d /tmp/kvd-crosscheck.XXXXXX)
+kvd=""
+cleanup() {
+  if [ -n "$kvd" ]; then kill "$kvd" 2>/dev/null || true; wait "$kvd" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cp ./kvd ./kvbench "$tmp/"
+if [ "$(nproc)" -ge 2 ]; then SRV_PIN=(taskset -c 1) CLI_PIN=(taskset -c 0); else SRV_PIN=() CLI_PIN=(); fi
+
+say "npm install autocannon (into $tmp/npm)"
+autocannon_ok=1
+mkdir -p "$tmp/npm"
+if ! (cd "$tmp/npm" && npm init -y >/dev/null 2>&1 &&
+      timeout 300 npm install --no-audit --no-fund --loglevel=error autocannon >"$tmp/npm.log" 2>&1); then
+  autocannon_ok=0
+  say "npm install autocannon failed: $(tail -3 "$tmp/npm.log" | tr '\n' ' ')"
+fi
+acversion=$( [ "$autocannon_ok" = 1 ] && (cd "$tmp/npm" && npx --no-install autocannon --version 2>/dev/null | head -1) || echo "not installed")
+
+"${SRV_PIN[@]}" "$tmp/kvd" --port=0 --bind=127.0.0.1 --threads=1 2>"$tmp/kvd.log" &
+kvd=$!
+for _ in $(seq 100); do grep -q 'Starting server on' "$tmp/kvd.log" 2>/dev/null && break; sleep 0.05; done
+port=$(grep -o 'Starting server on [0-9]*' "$tmp/kvd.log" | awk '{print $4}')
+url=http://127.0.0.1:$port
+say "kvd pid $kvd port $port; warm-up"
+"${CLI_PIN[@]}" "$tmp/kvbench" --uri="$url" --duration=2s >/dev/null
+
+counts() {  # requests answered by kvd: "total non2xx"
+  curl -s "$url/metrics" | awk '/^api_requests_total/ {n += $2; if ($0 !~ /code="2/) b += $2} END {printf "%d %d\n", n, b}'
+}
+proc_cpu() { local s; s=$(<"/proc/$1/stat"); s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
+
+: >"$tmp/rows"
+run=0
+for round in $(seq "$repeat"); do
+  for tool in kvbench wrk autocannon; do
+    [ "$tool" = autocannon ] && [ "$autocannon_ok" = 0 ] && continue
+    run=$((run + 1))
+    out=$tmp/$tool.$round.out
+    c0=$(counts); k0=$(proc_cpu "$kvd"); t0=$(date +%s.%N)
+    case $tool in
+      kvbench) /usr/bin/time -f '%U %S' -o "$tmp/time" "${CLI_PIN[@]}" "$tmp/kvbench" --uri="$url" \
+                 --duration="${duration}s" --connections=20 --pipelining=10 --json >"$out" ;;
+      wrk) /usr/bin/time -f '%U %S' -o "$tmp/time" "${CLI_PIN[@]}" wrk -t1 -c20 -d"${duration}s" \
+             -s scripts/wrk-pipeline.lua "$url" -- 10 >"$out" ;;
+      autocannon) (cd "$tmp/npm" && /usr/bin/time -f '%U %S' -o "$tmp/time" "${CLI_PIN[@]}" \
+                     npx --no-install autocannon -c 20 -p 10 -d "$duration" --json "$url/1" >"$out" 2>"$out.err") ;;
+    esac
+    t1=$(date +%s.%N); k1=$(proc_cpu "$kvd"); c1=$(counts)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$t0" "$t1" $c0 $c1 \
+      "$k0" "$k1" $(tail -1 "$tmp/time") "$out" >>"$tmp/rows"
+    say "$tool round $round done"
+  done
+done
+
+python3 - "$tmp/rows" "$DOC" "$duration" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+  "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')" \
+  "$(wrk --version 2>&1 | head -1 | awk '{print $2}')" "$acversion" "$autocannon_ok" "$(tail -3 "$tmp/npm.log" 2>/dev/null | tr '\n' ' ')" <<'PY'
+import json, os, re, statistics, sys
+rows_path, doc_path, duration, date, version, wrkv, acv, ac_ok, npmlog = sys.argv[1:]
+HZ = 100.0
+runs = []
+for l in open(rows_path):
+    tool, rnd, t0, t1, n0, b0, n1, b1, k0, k1, cu, cs, out = l.rstrip("\n").split("\t")
+    wall = float(t1) - float(t0)
+    served, bad_srv = int(n1) - int(n0), int(b1) - int(b0)
+    text = open(out).read()
+    if tool == "kvbench":
+        d = json.loads(text)
+        total = d["get"]["total"] + d["post"]["total"]
+        rps = total / d["duration"]
+        errors = sum(d[k]["errors"] + d[k]["timeouts"] for k in ("get", "post"))
+        non2xx = sum(d[k]["non2xx"] for k in ("get", "post"))
+    elif tool == "wrk":
+        total = int(re.search(r"(\d+) requests in", text).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+        errors = sum(map(int, m.groups())) if m else 0
+        m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+        non2xx = int(m.group(1)) if m else 0
+    else:
+        d = json.loads(text)
+        total = d["requests"]["total"]
+        rps = d["requests"]["average"]
+        errors = d["errors"] + d["timeouts"]
+        non2xx = d["non2xx"]
+    ccpu = float(cu) + float(cs)
+    runs.append(dict(tool=tool, rps=rps, total=total, errors=errors, non2xx=non2xx, served=served,
+                     bad_srv=bad_srv, client_busy=ccpu / wall * 100, client_us=ccpu / max(total, 1) * 1e6,
+                     kvd_us=(int(k1) - int(k0)) / HZ / max(served, 1) * 1e6))
+tools = [t for t in ("kvbench", "wrk", "autocannon") if any(r["tool"] == t for r in runs)]
+def med(t, k):
+    return statistics.median(r[k] for r in runs if r["tool"] == t)
+cmd = {"kvbench": "`kvbench --connections=20 --pipelining=10`",
+       "wrk": "`wrk -t1 -c20 -s scripts/wrk-pipeline.lua URL -- 10`",
+       "autocannon": "`npx autocannon -c 20 -p 10 URL/1`"}
+L = ["## Cross-check: kvbench vs wrk vs autocannon (`scripts/crosscheck.sh`)", "",
+     f"Run {date}, kvd {version} (`--threads=1`, pinned to CPU 1), every client pinned to CPU 0: one "
+     f"client core each. {duration} s per run, tools interleaved, medians of the runs. wrk {wrkv} with "
+     f"`scripts/wrk-pipeline.lua` (10 requests per write, 8 GET + 2 POST, random keys); autocannon "
+     f"{acv} (installed with `npm install autocannon` into a temp dir; it sends `GET /1` only). "
+     f"'kvd answered' and 'kvd non-2xx' are kvd's own counts (`api_requests_total` deltas, which also "
+     f"include the requests in flight when a client stops).", ""]
+if ac_ok != "1":
+    L += [f"**npm install autocannon failed**: {npmlog.strip()}", ""]
+L += ["| client | command | runs | req/s | client errors | client non-2xx | kvd answered | kvd non-2xx | client core busy | client CPU µs/req | kvd CPU µs/req |",
+      "|---|---|---|---|---|---|---|---|---|---|---|"]
+for t in tools:
+    rs = [r for r in runs if r["tool"] == t]
+    L.append(f"| {t} | {cmd[t]} | {len(rs)} | {med(t, 'rps'):,.0f} | {sum(r['errors'] for r in rs)} | "
+             f"{sum(r['non2xx'] for r in rs)} | {sum(r['served'] for r in rs):,} | {sum(r['bad_srv'] for r in rs)} | "
+             f"{med(t, 'client_busy'):.0f}% | {med(t, 'client_us'):.2f} | {med(t, 'kvd_us'):.2f} |")
+L.append("")
+L.append("Per run (req/s): " + "; ".join(f"{t} " + ", ".join(f"{r['rps']:,.0f}" for r in runs if r["tool"] == t) for t in tools) + ".")
+L.append("")
+ratio = med("kvbench", "rps") / med("wrk", "rps")
+cpu_ratio = med("wrk", "client_us") / med("kvbench", "client_us")
+L.append(f"**kvbench drives {ratio:.2f}x wrk's rate** from one client core "
+         f"({med('kvbench', 'rps'):,.0f} vs {med('wrk', 'rps'):,.0f} req/s), and spends {cpu_ratio:.2f}x less "
+         f"client CPU per request ({med('kvbench', 'client_us'):.2f} vs {med('wrk', 'client_us'):.2f} µs). "
+         + ("The 2x goal holds." if ratio >= 2 else
+            "The 2x goal on the rate does not hold: when kvbench runs, kvd's core is the limit (see "
+            "'client core busy' — kvbench does not use its whole core), so the rate ratio understates "
+            "the clients' difference; the CPU per request ratio is the client-bound comparison."))
+L += ["", f"<!-- fig cross_ratio={ratio:.2f} -->", f"<!-- fig cross_cpu_ratio={cpu_ratio:.2f} -->"]
+body = "\n".join(L) + "\n"
+doc = open(doc_path).read() if os.path.exists(doc_path) else "# kvd benchmarks\n"
+begin, end = "<!-- BEGIN crosscheck -->", "<!-- END crosscheck -->"
+if begin in doc:
+    a = doc.index(begin) + len(begin); b = doc.index(end)
+    doc = doc[:a] + "\n" + body + doc[b:]
+else:
+    doc += f"\n{begin}\n{body}{end}\n"
+open(doc_path, "w").write(doc)
+print("\n".join(L[-8:-3]))
+PY
+scripts/bench.sh --targets-only
