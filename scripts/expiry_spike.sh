@@ -46,7 +46,7 @@ tmp=$(mktemp -d /tmp/kvd-expiry.XXXXXX)
 pids=()
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
@@ -152,6 +152,9 @@ for round in $(seq "$repeat"); do
     size=$(curl -s "http://127.0.0.1:$port/size")
     # kvbench from now until ttl + 5 s after the load ended: the expiry falls inside the window.
     dur=$((ttl + 5))
+    python3 -c "import sys; sys.exit($t1 - $t0 >= $ttl)" ||
+      say "warning: the load took longer than the TTL: some keys expired before kvbench started"
+    e0=$(expired "$port")
     if [ "$mode" = burst ]; then
       # kvd stopped (SIGSTOP) until every key is due, so that all of them are due in the same
       # tick when it resumes; kvbench starts at the SIGCONT and runs 3 s.
@@ -160,12 +163,9 @@ for round in $(seq "$repeat"); do
       kill -CONT "$kvd"
       dur=3
     fi
-    python3 -c "import sys; sys.exit($t1 - $t0 >= $ttl)" ||
-      say "warning: the load took longer than the TTL: some keys expired before kvbench started"
     ( while :; do echo "$(date +%s.%N) $(expired "$port")"; sleep 0.1; done ) >"$tmp/poll$run" 2>/dev/null &
     poller=$!
     pids+=("$poller")
-    e0=$(expired "$port")
     kb0=$(date +%s.%N)
     "${CLI_PIN[@]}" "$tmp/kvbench" --uri="http://127.0.0.1:$port" --duration="${dur}s" \
       --connections="$conns" --pipelining="$pipe" --json >"$tmp/kb$run.json"
