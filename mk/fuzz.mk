@@ -60,10 +60,10 @@ fuzz-build: $(FUZZ_BINS)
 
 # Every seed and every saved crash, once each (libFuzzer runs the files given and exits).
 fuzz-regress: $(FUZZ_BINS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@mkdir -p $(FUZZ_DIR)/artifacts; set -e; for t in $(FUZZ_TARGETS); do \
 	  files=$$(find tests/fuzz_corpus/$$t tests/fuzz_corpus/regressions/$$t -type f ! -name '.*' 2>/dev/null | sort); \
 	  echo "fuzz-regress: $$t: $$(echo "$$files" | grep -c .) inputs"; \
-	  [ -z "$$files" ] || ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/$${t}_fuzz $$files > $(FUZZ_DIR)/regress-$$t.log 2>&1 || \
+	  [ -z "$$files" ] || ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/$${t}_fuzz -artifact_prefix=$(FUZZ_DIR)/artifacts/regress-$$t- $$files > $(FUZZ_DIR)/regress-$$t.log 2>&1 || \
 	    { tail -40 $(FUZZ_DIR)/regress-$$t.log; echo "fuzz-regress: $$t FAILED (log: $(FUZZ_DIR)/regress-$$t.log)"; exit 1; }; \
 	done
 

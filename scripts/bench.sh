@@ -4,7 +4,7 @@
 # pipelining 10 and x pipelining 1. Writes the "bench" section and the "target vs measured" table
 # of docs/benchmarks.md, and the chart docs/img/bench.png.
 #
-#   scripts/bench.sh [--duration=SECONDS] [--repeat=N] [--no-build] [--no-peers]
+#   scripts/bench.sh [--duration=SECONDS] [--repeat=N] [--nice=N] [--no-build] [--no-peers]
 #   scripts/bench.sh --targets-only   # only rebuild the target table from the figures in the doc
 #
 #   --duration  measured seconds per run (default 10)
@@ -13,6 +13,9 @@
 #               the half-load latency shape; the other shapes run once
 #   --no-build  do not run `make` first (use ./kvd and ./kvbench as they are)
 #   --no-peers  kvd only (the ratio table is then left out)
+#   --nice      run every server and client under `nice -n N` (e.g. -10: other work on the machine
+#               then takes the CPUs only when they would be idle); the results go to a separate
+#               section, "bench-nice", with no chart, and the figures get a `_nice` suffix
 #
 # Per run: requests/s (the client's count over the measured window), latency p50/p99 for GET and
 # POST (SET for Redis), server CPU time per request (utime+stime of the server process from
@@ -31,8 +34,8 @@ ROOT=$PWD
 DOC=$ROOT/docs/benchmarks.md
 IMG=$ROOT/docs/img/bench.png
 
-duration=10 repeat=3 build=1 peers=1 targets_only=0
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+duration=10 repeat=3 build=1 peers=1 targets_only=0 nice=""
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration=*) duration=${1#*=} ;;
@@ -41,6 +44,8 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=${2:?}; shift ;;
     --no-build) build=0 ;;
     --no-peers) peers=0 ;;
+    --nice=*) nice=${1#*=} ;;
+    --nice) nice=${2:?}; shift ;;
     --targets-only) targets_only=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 1 ;;
@@ -194,7 +199,13 @@ cp ./kvd ./kvbench "$tmp/"
 KVD=$tmp/kvd KVBENCH=$tmp/kvbench
 
 ncpu=$(nproc)
-if [ "$ncpu" -ge 2 ]; then SRV_PIN=(taskset -c 1) CLI_PIN=(taskset -c 0); else SRV_PIN=() CLI_PIN=(); fi
+NICE=()
+[ -n "$nice" ] && NICE=(nice -n "$nice")
+if [ "$ncpu" -ge 2 ]; then
+  SRV_PIN=("${NICE[@]}" taskset -c 1) CLI_PIN=("${NICE[@]}" taskset -c 0)
+else
+  SRV_PIN=("${NICE[@]}") CLI_PIN=("${NICE[@]}")
+fi
 
 stop_pid() {  # stop_pid PID [SIGNAL]
   kill -"${2:-TERM}" "$1" 2>/dev/null || true
@@ -304,7 +315,7 @@ measure() {
   local name=$1 config=$2 shape=$3 round=$4 pin=$5 ckind=$6 conns=$7 pipe=$8 n=${9:-0}
   local pid=${PID[$name]} port=${PORT[$name]}
   local out=$tmp/run$((++run_seq)).out timef=$tmp/run$run_seq.time
-  local clientpin=()
+  local clientpin=("${NICE[@]}")
   [ "$pin" = pinned ] && clientpin=("${CLI_PIN[@]}")
   local c0 r0 i0 m0 t0 c1 r1 i1 m1 t1
   c0=$(proc_cpu "$pid"); r0=$(server_counts "$name"); i0=$(proc_io "$pid"); m0=$(machine_busy); t0=$(now)
@@ -324,14 +335,14 @@ measure() {
 }
 
 warm_http() {  # warm_http NAME PIN
-  local clientpin=()
+  local clientpin=("${NICE[@]}")
   [ "$2" = pinned ] && clientpin=("${CLI_PIN[@]}")
   "${clientpin[@]}" "$KVBENCH" --uri="http://127.0.0.1:${PORT[$1]}" --duration=2s >/dev/null
 }
 
 # --- servers ---------------------------------------------------------------------------------
 start_kvd kvd1 1 "${SRV_PIN[@]}"
-start_kvd kvdall "$ncpu"
+start_kvd kvdall "$ncpu" "${NICE[@]}"
 if [ "$peers" = 1 ]; then
   start_nginx
   start_redis
@@ -385,7 +396,7 @@ PY
 half=$(( best / 2 < 500000 ? best / 2 : 500000 ))
 say "best P10 rate $best req/s: looking for a shape near $half req/s"
 pick="" pickdiff=-1
-for shape in 20x1 10x2 20x2 10x4 20x3 20x4 20x5 20x7; do
+for shape in 20x1 20x2 20x3 20x5 20x7; do
   c=${shape%x*} p=${shape#*x}
   rate=$("${CLI_PIN[@]}" "$KVBENCH" --uri="http://127.0.0.1:${PORT[kvd1]}" --duration=1s \
     --connections="$c" --pipelining="$p" --json |
@@ -403,9 +414,11 @@ say "writing $DOC and $IMG"
 mkdir -p "$(dirname "$IMG")"
 machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $ncpu CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr), $( . /etc/os-release; echo "$PRETTY_NAME")"
 versions="kvd $(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/'), $(nginx -v 2>&1 | sed 's|.*/||; s|^|nginx |'), $(redis-server --version | awk '{print $1, $3}' | sed 's/v=//')"
-python3 - "$RESULTS" "$DOC" "$tmp/chart.dat" "$duration" "$repeat" "$machine" "$versions" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$ncpu" "$pick" <<'PY'
+python3 - "$RESULTS" "$DOC" "$tmp/chart.dat" "$duration" "$repeat" "$machine" "$versions" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$ncpu" "$pick" "$nice" <<'PY'
 import sys, json, statistics, collections, re
-res, doc_path, dat, duration, repeat, machine, versions, date, ncpu, pick = sys.argv[1:]
+res, doc_path, dat, duration, repeat, machine, versions, date, ncpu, pick, nice = sys.argv[1:]
+suffix = "_nice" if nice else ""
+section = "bench-nice" if nice else "bench"
 HZ = 100.0
 rows = collections.defaultdict(list)
 for line in open(res):
@@ -459,7 +472,14 @@ keys = sorted(rows, key=lambda k: (order.index(k[0]), ["p10", "p1"].index(k[1]) 
 M = {k: {f: med(v, f) for f in v[0]} for k, v in rows.items() if v}
 
 L = []
-L.append("## Throughput, latency, CPU and syscalls per request (`scripts/bench.sh`)")
+if nice:
+    L.append(f"## The same at `nice -n {nice}` (`scripts/bench.sh --nice={nice}`)")
+    L.append("")
+    L.append(f"Every server and client of this run ran under `nice -n {nice}`, so that the other work on "
+             f"the machine (builds, tests) mostly ran on what they left idle: the latency figures here are "
+             f"closer to what kvd does on a machine of its own.")
+else:
+    L.append("## Throughput, latency, CPU and syscalls per request (`scripts/bench.sh`)")
 L.append("")
 L.append(f"Run {date} on {machine}. {versions}. {duration} s per run; shapes marked with a run count "
          f"above 1 are medians of interleaved rounds (the machine is shared with other work: CPU per "
@@ -481,11 +501,11 @@ for k in keys:
              f"{fmt(m['others'])} | {fmt(m['rss'], '{:.1f}')} | {bad} |")
 L.append("")
 if any(len(rows[k]) > 1 for k in keys):
-    L.append("Per-run figures (req/s; server CPU µs/req; other processes' cores):")
+    L.append("Each run (req/s, server CPU µs/req, cores used by other processes meanwhile):")
     L.append("")
     for k in keys:
         if len(rows[k]) > 1:
-            L.append(f"- {k[0]}, {sname(k[1])}: " + ", ".join(f"{r['rps']:,.0f}; {r['cpu']:.2f}; {r['others']:.2f}" for r in rows[k]))
+            L.append(f"- {k[0]}, {sname(k[1])}: " + "; ".join(f"{r['rps']:,.0f} req/s, {r['cpu']:.2f} µs, others {r['others']:.2f}" for r in rows[k]))
     L.append("")
 L.append("Redis is driven by `redis-benchmark` (its own client; SET and GET are separate phases of the "
          "same run, so its req/s is the harmonic mean of the two and its latencies come from "
@@ -512,8 +532,9 @@ if ("nginx 1 worker", "p10") in M:
              "does not parse HTTP (RESP is simpler) and its client is a different program; nginx answers "
              "a constant without touching a store: both are reference points, not like-for-like.")
     L.append("")
-L.append("![throughput and CPU per request](img/bench.png)")
-L.append("")
+if not nice:
+    L.append("![throughput and CPU per request](img/bench.png)")
+    L.append("")
 L.append("Commands (PORT is the server's; `taskset -c 1` servers, `taskset -c 0` clients as above):")
 L.append("")
 L.append("```sh")
@@ -550,7 +571,7 @@ if hk:
     fig("bench_half_p99_ms", max(m["get_p99"], m["post_p99"])); fig("bench_half_p50_ms", m["get_p50"])
     fig("bench_half_rps", m["rps"], "{:.0f}"); fig("bench_half_shape", f"{c}_conns_x_pipelining_{p},_1_reactor")
     fig("bench_half_inflight", str(int(c) * int(p))); fig("bench_half_others", m["others"])
-L += [f"<!-- fig {k}={v} -->" for k, v in figs.items()]
+L += [f"<!-- fig {k}{suffix}={v} -->" for k, v in figs.items()]
 
 # chart data: one row per shape, columns: kvd 1r, kvd all, nginx, redis (rps in k, cpu us)
 with open(dat, "w") as f:
@@ -563,7 +584,7 @@ with open(dat, "w") as f:
 
 body = "\n".join(L) + "\n"
 doc = open(doc_path).read() if __import__("os").path.exists(doc_path) else "# kvd benchmarks\n"
-begin, end = "<!-- BEGIN bench -->", "<!-- END bench -->"
+begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
 if begin in doc:
     a = doc.index(begin) + len(begin); b = doc.index(end)
     doc = doc[:a] + "\n" + body + doc[b:]
@@ -572,7 +593,7 @@ else:
 open(doc_path, "w").write(doc)
 PY
 
-gnuplot <<EOF
+[ -n "$nice" ] || gnuplot <<EOF
 set terminal pngcairo size 1200,520 font "sans,11"
 set output "$IMG"
 set multiplot layout 1,2 title "kvd vs nginx vs Redis — $(date -u +%Y-%m-%d), $ncpu CPUs, ${duration} s runs (medians)"
@@ -580,7 +601,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set key top right
+set key outside bottom center horizontal
 set grid ytics
 set yrange [0:*]
 set title "throughput (k requests/s, higher is better)"

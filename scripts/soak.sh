@@ -9,13 +9,14 @@
 #   --pipelining   requests in flight per connection (default 20)
 #   --out          where the CSV, logs and summary go (default build/soak)
 #   --png          the chart (default docs/img/soak.png; needs gnuplot, installed as root if missing)
+#   --plot-only    no run: redraw the chart from OUT/soak.csv
 #
 # Every second it records kvd's RSS and open descriptors (/proc/PID), its CPU time, and from
 # /metrics the request rate and the server-side p99 latency of that second (interpolated in the
 # request_duration_seconds buckets, as Prometheus's histogram_quantile does) into OUT/soak.csv.
 # At the end it checks, and exits non-zero unless all hold:
 #   - flat memory: after a warm-up (the first 20% of the run, at least 30 s), the mean RSS of the
-#     last quarter is within 10% of the mean RSS of the first quarter;
+#     last quarter is within 10% of the mean RSS of the first quarter; open descriptors steady;
 #   - no errors: kvbench saw no errors, timeouts or non-2xx answers, and /metrics counted no
 #     status other than 200/204;
 #   - kvd stayed up and exited 0 on SIGTERM.
@@ -24,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-minutes=10 connections=50 pipelining=20 out=build/soak png=docs/img/soak.png
+minutes=10 connections=50 pipelining=20 out=build/soak png=docs/img/soak.png plot_only=0
 kvd_extra=()
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --out=*) out=${1#*=}; shift ;;
     --png) png=${2:?}; shift 2 ;;
     --png=*) png=${1#*=}; shift ;;
+    --plot-only) plot_only=1; shift ;;
     --) shift; kvd_extra=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "soak.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -46,6 +48,45 @@ while [ $# -gt 0 ]; do
 done
 [[ $minutes =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "soak.sh: bad --minutes: $minutes" >&2; exit 2; }
 seconds=$(python3 -c "print(max(1, round(float('$minutes') * 60)))")
+
+plot() {
+  command -v gnuplot >/dev/null && [ "$(wc -l < "$out/soak.csv")" -gt 2 ] || return 0
+  local label
+  label=$(awk -F, 'END { printf "%.3g", $1 / 60 }' "$out/soak.csv")
+  gnuplot <<EOF
+set terminal pngcairo size 1100,820 font ",10" noenhanced
+set output "$png"
+set datafile separator ","
+set key top left
+set multiplot layout 3,1 title "kvd soak: $label min, kvbench ${connections}x${pipelining} pipelined (127.0.0.1)"
+set grid
+set lmargin 12
+set ylabel "RSS (MiB)"
+set y2label "open fds"
+set y2tics
+set ytics nomirror
+set yrange [0:*]
+set y2range [0:*]
+plot "$out/soak.csv" using 1:2 with lines lw 2 title "RSS", "" using 1:3 axes x1y2 with lines title "open fds"
+unset y2label
+unset y2tics
+set ytics mirror
+set ylabel "requests/s"
+plot "$out/soak.csv" using 1:5 with lines title "request rate (from /metrics)"
+set ylabel "p99 (ms)"
+set xlabel "seconds"
+plot "$out/soak.csv" using 1:6 with lines title "server p99 of each second (request_duration_seconds)"
+unset multiplot
+EOF
+  echo "soak.sh: chart written to $png" >&2
+}
+
+if [ $plot_only -eq 1 ]; then
+  [ -f "$out/soak.csv" ] || { echo "soak.sh: no $out/soak.csv" >&2; exit 1; }
+  mkdir -p "$(dirname "$png")"
+  plot
+  exit 0
+fi
 
 [ -x ./kvd ] && [ -x ./kvbench ] || make kvd kvbench >&2
 if ! command -v gnuplot >/dev/null; then
@@ -206,7 +247,8 @@ if not rows:
 else:
     dur = float(rows[-1]["seconds"])
     warm = max(30.0, 0.2 * dur)
-    steady = [r for r in rows if float(r["seconds"]) >= warm]
+    # Steady state: after the warm-up, and before the last 3 s (kvbench closing its connections).
+    steady = [r for r in rows if warm <= float(r["seconds"]) <= dur - 3]
     bad = float(rows[-1]["non2xx_total"])
     if bad:
         fail.append(f"/metrics counted {bad:.0f} answers other than 200/204")
@@ -243,32 +285,5 @@ sys.exit(1 if fail else 0)
 EOF
 cat "$out/summary.txt"
 
-if command -v gnuplot >/dev/null && [ "$(wc -l < "$out/soak.csv")" -gt 2 ]; then
-  gnuplot <<EOF
-set terminal pngcairo size 1100,820 font ",10"
-set output "$png"
-set datafile separator ","
-set key autotitle columnhead top left
-set multiplot layout 3,1 title "kvd soak: ${minutes} min, kvbench ${connections}x${pipelining} pipelined (127.0.0.1)"
-set grid
-set lmargin 12
-set ylabel "RSS (MiB)"
-set y2label "open fds"
-set y2tics
-set ytics nomirror
-set yrange [0:*]
-set y2range [0:*]
-plot "$out/soak.csv" using 1:2 with lines lw 2 title "RSS", "" using 1:3 axes x1y2 with lines title "open fds"
-unset y2label
-unset y2tics
-set ytics mirror
-set ylabel "requests/s"
-plot "$out/soak.csv" using 1:5 with lines title "request rate (from /metrics)"
-set ylabel "p99 (ms)"
-set xlabel "seconds"
-plot "$out/soak.csv" using 1:6 with lines title "server p99 per second (request_duration_seconds)"
-unset multiplot
-EOF
-  echo "soak.sh: chart written to $png" >&2
-fi
+plot
 exit $status

@@ -29,7 +29,7 @@ ABSL_FLAG(std::string, max_memory, "",
           "to expiry are evicted (default: a quarter of physical memory)");
 ABSL_FLAG(int, miss_status, 200, "status for a GET miss: 200 (empty body, as the seed) or 404");
 ABSL_FLAG(int, max_connections, 10000, "most client connections open at once");
-ABSL_FLAG(int, max_header_bytes, 8192, "largest request line plus headers; over it: 431");
+ABSL_FLAG(int, max_header_bytes, 8192, "largest header section (the request target has its own 8 KiB limit); over it: 431");
 ABSL_FLAG(std::string, max_output_bytes, "4M",
           "per-connection pending output above which kvd stops reading from that client");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60), "close connections idle this long");

@@ -131,8 +131,8 @@ int RequestParser::OnUrl(llhttp_t* p, const char* at, size_t n) {
 
 int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
   RequestParser* self = Self(p);
-  // Fix: ": " and CRLF (the 4) are counted once per header line, not once per piece of its name,
-  // so a name split across reads counts the same as in one read (the 431 limit was split-dependent).
+  // ": " and CRLF (the 4) count once per header line, not once per piece of its name, so the
+  // 431 limit does not depend on how the bytes were split across reads.
   if (!self->CountHeadBytes(n + (self->field_done_ ? 4 : 0))) {
     return self->Fail(431, "request header section too large");
   }
@@ -170,7 +170,7 @@ int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
     }
   }
   if (!self->CountHeadBytes(n)) return self->Fail(431, "request header section too large");
-  // Fix: a fold onto an empty or blank value ("X:\r\n chunked") reaches here as the value's first
+  // A fold onto an empty or blank value ("X:\r\n chunked") reaches here as the value's first
   // piece, so also look at what precedes the piece: only blanks back to a line break is a fold.
   // (llhttp reports an empty value as an empty piece placed after its line break: not a fold.)
   if ((self->value_pieces_++ > 0 && at != self->feed_start_) || (n > 0 && self->AfterLineBreak(at))) {
@@ -215,8 +215,8 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->limits_->max_body_bytes) {
     return self->Fail(413, "request body too large");
   }
-  // Fix: llhttp 8.1 keeps a value's trailing blanks, which are not part of it (RFC 9110 5.5); a
-  // token compared byte for byte ("Bearer t ") was refused.
+  // llhttp 8.1 keeps a value's trailing blanks, which are not part of it (RFC 9110 5.5), so a
+  // token would otherwise be compared with them.
   std::string& auth = self->req_.authorization;
   while (!auth.empty() && (auth.back() == ' ' || auth.back() == '\t')) auth.pop_back();
   self->headers_done_ = true;

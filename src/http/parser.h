@@ -23,7 +23,7 @@ namespace kvd::http {
 
 struct Limits {
   size_t max_target_bytes = 8192;
-  size_t max_header_bytes = 8192;  // request line + header lines
+  size_t max_header_bytes = 8192;  // header lines (the target is limited by max_target_bytes)
   size_t max_headers = 100;
   size_t max_body_bytes = 1 << 20;
 };
