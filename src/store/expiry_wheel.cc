@@ -12,9 +12,11 @@ ExpiryWheel::ExpiryWheel(Arena* arena, uint64_t now_ms)
       nearest_hint_(now_ms + 1),
       near_(new uint32_t[size_t(1) << kNearBits]),
       near_count_(new uint32_t[size_t(1) << kNearBits]()),
-      far_(new uint32_t[size_t(1) << kFarBits]) {
+      far_(new uint32_t[size_t(1) << kFarBits]),
+      far_tail_(new uint32_t[size_t(1) << kFarBits]) {
   std::fill_n(near_.get(), size_t(1) << kNearBits, Arena::kNil);
   std::fill_n(far_.get(), size_t(1) << kFarBits, Arena::kNil);
+  std::fill_n(far_tail_.get(), size_t(1) << kFarBits, Arena::kNil);
 }
 
 void ExpiryWheel::PushFront(uint32_t slot_ref, uint32_t id) {
@@ -24,6 +26,20 @@ void ExpiryWheel::PushFront(uint32_t slot_ref, uint32_t id) {
   h->next = head;
   if (head != Arena::kNil) H(head)->prev = id;
   head = id;
+}
+
+void ExpiryWheel::PushBackFar(uint32_t slot, uint32_t id) {
+  Header* h = H(id);
+  uint32_t tail = far_tail_[slot];
+  h->next = Arena::kNil;
+  if (tail == Arena::kNil) {
+    h->prev = kSlotTag | kFarTag | slot;
+    far_[slot] = id;
+  } else {
+    h->prev = tail;
+    H(tail)->next = id;
+  }
+  far_tail_[slot] = id;
 }
 
 void ExpiryWheel::PlaceNear(uint32_t id, uint64_t deadline_ms) {
@@ -44,7 +60,7 @@ void ExpiryWheel::Place(uint32_t id, uint64_t deadline_ms) {
     PlaceNear(id, deadline_ms);
   } else {
     H(id)->set_far(true);
-    PushFront(kSlotTag | kFarTag | uint32_t((deadline_ms >> kWindowBits) & kFarMask), id);
+    PushBackFar(uint32_t((deadline_ms >> kWindowBits) & kFarMask), id);
   }
 }
 
@@ -62,7 +78,11 @@ void ExpiryWheel::Remove(uint32_t id) {
   } else {
     H(h->prev)->next = h->next;
   }
-  if (h->next != Arena::kNil) H(h->next)->prev = h->prev;
+  if (h->next != Arena::kNil) {
+    H(h->next)->prev = h->prev;
+  } else if (h->far()) {
+    far_tail_[(FullDeadline(h) >> kWindowBits) & kFarMask] = (h->prev & kSlotTag) ? Arena::kNil : h->prev;
+  }
   if (!h->far()) {
     uint64_t tick = NearTick(h);
     --near_count_[tick & kNearMask];
@@ -208,6 +228,7 @@ std::string ExpiryWheel::CheckConsistency() const {
   }
   if (overdue != overdue_) return "overdue_ differs from the lists";
   for (uint64_t i = 0; i <= kFarMask; ++i) {
+    uint32_t last = Arena::kNil;
     std::string e = walk(kSlotTag | kFarTag | uint32_t(i), far_[i], [&](uint32_t id) -> std::string {
       const Header* h = H(id);
       uint64_t window = FullDeadline(h) >> kWindowBits;
@@ -215,9 +236,11 @@ std::string ExpiryWheel::CheckConsistency() const {
       if ((window & kFarMask) != i) return at("in the wrong far slot", i, id);
       if (window <= cascaded_) return at("far entry in a cascaded window", i, id);
       ++total;
+      last = id;
       return "";
     });
     if (!e.empty()) return e;
+    if (far_tail_[i] != last) return at("far_tail_ is not the list's last entry", i, far_tail_[i]);
   }
   if (total != size_) return "size() differs from the lists";
   if (cascading_ && cascade_next_ != Arena::kNil &&

@@ -79,6 +79,7 @@ class ExpiryWheel {
   void Place(uint32_t id, uint64_t deadline_ms);
   void PlaceNear(uint32_t id, uint64_t deadline_ms);
   void PushFront(uint32_t slot_ref, uint32_t id);
+  void PushBackFar(uint32_t slot, uint32_t id);
   uint32_t& HeadOf(uint32_t slot_ref) const {
     return (slot_ref & kFarTag) ? far_[slot_ref & ~(kSlotTag | kFarTag)]
                                 : near_[slot_ref & ~kSlotTag];
@@ -98,6 +99,9 @@ class ExpiryWheel {
   // processed_ + 1 and the next), told apart by parity. Advance skips a window with none.
   size_t near_window_count_[2] = {0, 0};
   std::unique_ptr<uint32_t[]> near_, near_count_, far_;
+  // Far lists are kept in insertion order (appended at the tail) so that their heads are the
+  // oldest writes: for a fixed TTL the nearest deadlines, which eviction takes first.
+  std::unique_ptr<uint32_t[]> far_tail_;
 };
 
 }  // namespace kvd::store

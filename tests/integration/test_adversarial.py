@@ -234,6 +234,7 @@ CASES: list[tuple[str, bytes, int, bool, bytes | None]] = [
     # methods and versions
     ("method with '@'", b"G@T /seed HTTP/1.1\r\nHost: x\r\n\r\n", 400, True, None),
     ("unknown method FOO", b"FOO /seed HTTP/1.1\r\nHost: x\r\n\r\n", 400, True, None),
+    ("unknown method PRIX (not the HTTP/2 preface)", b"PRIX /seed HTTP/1.1\r\nHost: x\r\n\r\n", 400, True, None),
     ("lower-case method", b"get /seed HTTP/1.1\r\nHost: x\r\n\r\n", 400, True, None),
     ("method with a control byte", b"G\x01T /seed HTTP/1.1\r\nHost: x\r\n\r\n", 400, True, None),
     ("PATCH is 405, kept", b"PATCH /target HTTP/1.1\r\nHost: x\r\n\r\n", 405, False, None),
@@ -250,7 +251,7 @@ CASES: list[tuple[str, bytes, int, bool, bytes | None]] = [
 
 
 class MalformedTableTest(KvdTestCase):
-    kvd_flags = [f"--max-value-bytes={MAX_VALUE}"]
+    kvd_flags = [f"--max-value-bytes={MAX_VALUE}", "--ttl=10m"]
 
     def test_table_has_40_cases(self):
         self.assertGreaterEqual(len(CASES), 40)
@@ -303,7 +304,7 @@ class MalformedTableTest(KvdTestCase):
 # --------------------------------------------------------------------------------------------
 
 class AttackTestBase(KvdTestCase):
-    kvd_flags = ["--header-timeout=2s", "--max-output-bytes=1M"]
+    kvd_flags = ["--header-timeout=2s", "--max-output-bytes=1M", "--ttl=10m"]
 
     def setUp(self):
         super().setUp()

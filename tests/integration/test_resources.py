@@ -185,13 +185,9 @@ class MaxMemoryTest(KvdTestCase):
         self.assertEqual(self.get(f"/flood-{n_keys - 1}").body, b"%0200d" % (n_keys - 1))
         prober.check(self, "write flood")
 
-    @unittest.expectedFailure
     def test_long_ttl_flood_evicts_oldest_first(self):
-        """Known issue (docs/robustness.md): with a TTL beyond the near ring (here 10 min), the
-        deadlines sit in 16.4 s far-ring windows, and eviction takes the head of the window's
-        list, which is the entry linked last: under a flood of new keys each write evicts the
-        previous one, so the oldest keys stay and the newest are gone. README promises the keys
-        nearest to expiry go first. Remove the decorator once the store evicts from the other end."""
+        """With a TTL beyond the near ring (here 10 min), deadlines sit in 16.4 s far-ring windows;
+        eviction must still take the oldest writes (nearest to expiry) first, not the newest."""
         k = self.start_server(["--max-memory=8M", "--ttl=10m"])
         n = 50000
         with HttpConn(k.port, timeout=20) as c:
