@@ -76,13 +76,9 @@ RequestParser::Result RequestParser::Execute(const char* data, size_t len) {
   }
   if (err == HPE_PAUSED) return {Status::kPaused, consumed};
   if (error_status_ == 0) {
-    // llhttp's own verdict. An HTTP/2 preface parses as method PRI.
-    // Fix (found by connection_fuzz): this also took `data` starting with "PRI" after an invalid
-    // method as the preface, but `data` is this read, not the request ("P" then "PRI..." in the
-    // next read got 505, the same bytes in one read 400); and any llhttp error in a request whose
-    // method is PRI was a 505, so "PRIX /" or "PRI x" with a bad header got 505 or 400 depending
-    // on whether llhttp or our header callback saw the error first. Only a PRI request that
-    // declares HTTP/2.0 is the preface; everything else malformed is a 400.
+    // llhttp's own verdict. Only a PRI request declaring HTTP/2.0 is the HTTP/2 preface (505);
+    // judging by the method or the bytes of this read alone made the answer depend on how the
+    // request was split (found by the connection fuzzer). Everything else malformed is a 400.
     if (err == HPE_PAUSED_H2_UPGRADE || (parser_.method == HTTP_PRI && parser_.http_major == 2)) {
       Fail(505, "HTTP/2 is not supported; use HTTP/1.1");
     } else {

@@ -80,11 +80,9 @@ bool Connection::OnWritable() {
 }
 
 bool Connection::BeginShutdown() {
-  // Requests already in the socket buffer have been received and get answers (ShutdownStep).
-  // Fix: this used to be one read, so a pipelined burst larger than the 64 KiB read buffer (or
-  // one waiting behind output backpressure) was answered only in part, and closing the socket
-  // over the unread rest sent a reset that could also destroy answers already written.
-  // Found by tests/integration/test_resources.py (GracefulShutdownTest).
+  // Requests already in the socket buffer have been received and get answers (ShutdownStep):
+  // read until it is empty, not just once, or a burst larger than the read buffer would be
+  // answered in part and the close would reset the connection over the unread rest.
   shutting_down_ = true;
   if (stop_reading_ || lingering_) {
     close_after_flush_ = true;
