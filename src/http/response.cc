@@ -14,33 +14,58 @@ void DateCache::Update(time_t now) {
   len_ = strftime(buf_, sizeof buf_, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &t);
 }
 
+// Every status kvd sends, with its reason phrase (RFC 9110).
+#define KVD_STATUSES(X)                        \
+  X(100, "Continue")                           \
+  X(200, "OK")                                 \
+  X(204, "No Content")                         \
+  X(400, "Bad Request")                        \
+  X(401, "Unauthorized")                       \
+  X(404, "Not Found")                          \
+  X(405, "Method Not Allowed")                 \
+  X(408, "Request Timeout")                    \
+  X(412, "Precondition Failed")                \
+  X(413, "Content Too Large")                  \
+  X(414, "URI Too Long")                       \
+  X(431, "Request Header Fields Too Large")    \
+  X(500, "Internal Server Error")              \
+  X(503, "Service Unavailable")                \
+  X(505, "HTTP Version Not Supported")         \
+  X(507, "Insufficient Storage")
+
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
+#define KVD_REASON(code, text) case code: return text;
+    KVD_STATUSES(KVD_REASON)
+#undef KVD_REASON
     default: return "Unknown";
   }
 }
 
+namespace {
+
+// The whole status line as one literal, so writing it is one copy.
+std::string_view StatusLine(int status) {
+  switch (status) {
+#define KVD_LINE(code, text) case code: return "HTTP/1.1 " #code " " text "\r\n";
+    KVD_STATUSES(KVD_LINE)
+#undef KVD_LINE
+    default: return {};
+  }
+}
+
+}  // namespace
+
 void AppendHead(Buffer* out, const DateCache& date, const Head& head) {
   // One Reserve for the whole head: the status line and header names are short and fixed.
-  std::string_view reason = ReasonPhrase(head.status);
+  std::string_view status_line = StatusLine(head.status);
+  fmt::basic_memory_buffer<char, 48> unknown;
+  if (status_line.empty()) {
+    fmt::format_to(std::back_inserter(unknown), "HTTP/1.1 {} Unknown\r\n", head.status);
+    status_line = {unknown.data(), unknown.size()};
+  }
   fmt::format_int len(head.content_length);
-  size_t need = 13 + reason.size() + 2 + date.header().size() + 14 + head.content_type.size() + 2 +
+  size_t need = status_line.size() + date.header().size() + 14 + head.content_type.size() + 2 +
                 16 + len.size() + 2 + (head.close ? 19 : 0) + head.extra_headers.size() + 2;
   char* p = out->Reserve(need);
   char* start = p;
@@ -49,12 +74,7 @@ void AppendHead(Buffer* out, const DateCache& date, const Head& head) {
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };
-  put("HTTP/1.1 ");
-  fmt::format_int code(head.status);
-  put({code.data(), code.size()});
-  *p++ = ' ';
-  put(reason);
-  put("\r\n");
+  put(status_line);
   put(date.header());
   put("Content-Type: ");
   put(head.content_type);

@@ -20,7 +20,7 @@ ShardStats Shard::Stats(uint64_t now_ms) const {
           arena_.bytes_reserved()};
 }
 
-uint32_t Shard::FindLive(std::string_view key, uint64_t now_ms) {
+uint32_t Shard::FindLive(HashedKey key, uint64_t now_ms) {
   auto it = table_.find(key);
   if (it == table_.end()) return Arena::kNil;
   uint32_t id = *it;
@@ -86,7 +86,7 @@ uint32_t Shard::NewEntry(std::string_view key, std::string_view value, uint64_t 
   return id;
 }
 
-SetResult Shard::Set(std::string_view key, std::string_view value, uint64_t ttl_ms, SetMode mode,
+SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
                      uint64_t now_ms) {
   uint64_t deadline = now_ms + ttl_ms;
   uint32_t old = FindLive(key, now_ms);
@@ -110,10 +110,11 @@ SetResult Shard::Set(std::string_view key, std::string_view value, uint64_t ttl_
     }
     EraseLinked(old);
   }
-  uint32_t id = NewEntry(key, value, deadline);
+  uint32_t id = NewEntry(key.key, value, deadline);
   if (id == Arena::kNil) return SetResult::kNoMemory;
   size_t capacity = table_.capacity();
-  table_.insert(id);
+  // The key is known absent; lazy_emplace probes with the hash already computed.
+  table_.lazy_emplace(key, [id](const auto& construct) { construct(id); });
   if (table_.capacity() != capacity && BytesUsed() > limit_) {
     // The table grew its slot array to take the key, which MakeRoom above did not count:
     // BytesUsed() stayed over the limit until a later Set. Evict for the growth now, with the new
@@ -129,7 +130,7 @@ SetResult Shard::Set(std::string_view key, std::string_view value, uint64_t ttl_
   return SetResult::kStored;
 }
 
-bool Shard::Delete(std::string_view key, uint64_t now_ms) {
+bool Shard::Delete(HashedKey key, uint64_t now_ms) {
   uint32_t id = FindLive(key, now_ms);
   if (id == Arena::kNil) return false;
   EraseLinked(id);

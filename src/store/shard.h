@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
@@ -19,6 +20,18 @@
 #include "store/expiry_wheel.h"
 
 namespace kvd::store {
+
+// A key with its hash, computed once per request: Store picks the shard from it and the table
+// probes with it. Converts implicitly from a string_view (hashing it) for callers that have no
+// hash yet.
+struct HashedKey {
+  template <class S, class = std::enable_if_t<std::is_convertible_v<const S&, std::string_view>>>
+  HashedKey(const S& k)  // NOLINT: implicit on purpose
+      : key(k), hash(absl::Hash<std::string_view>{}(key)) {}
+  HashedKey(std::string_view k, size_t h) : key(k), hash(h) {}
+  std::string_view key;
+  size_t hash;
+};
 
 enum class SetMode : uint8_t { kAlways, kIfAbsent, kIfPresent };
 enum class SetResult : uint8_t { kStored, kConditionFailed, kNoMemory };
@@ -42,7 +55,7 @@ class Shard {
   // Calls on_value(std::string_view) with the live value and returns true, or returns false on a
   // miss. The view is valid only during the call.
   template <class F>
-  bool Get(std::string_view key, uint64_t now_ms, F&& on_value) {
+  bool Get(HashedKey key, uint64_t now_ms, F&& on_value) {
     uint32_t id = FindLive(key, now_ms);
     if (id == Arena::kNil) return false;
     on_value(ValueOf(arena_, id));
@@ -51,10 +64,10 @@ class Shard {
 
   // Stores value under key, expiring ttl_ms from now (1 <= ttl_ms <= kMaxTtlMs), subject to mode.
   // key.size() <= kMaxKeyLen and value.size() <= kMaxValueLen are the caller's to check.
-  SetResult Set(std::string_view key, std::string_view value, uint64_t ttl_ms, SetMode mode,
+  SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
                 uint64_t now_ms);
   // Removes key; returns whether a live entry was there.
-  bool Delete(std::string_view key, uint64_t now_ms);
+  bool Delete(HashedKey key, uint64_t now_ms);
   // Reclaims expired entries, visiting at most `budget`; true when caught up.
   bool Expire(uint64_t now_ms, size_t budget);
 
@@ -73,19 +86,21 @@ class Shard {
     using is_transparent = void;
     const Arena* arena;
     size_t operator()(std::string_view k) const { return absl::Hash<std::string_view>{}(k); }
+    size_t operator()(const HashedKey& k) const { return k.hash; }
     size_t operator()(uint32_t id) const { return (*this)(KeyOf(*arena, id)); }
   };
   struct KeyEq {
     using is_transparent = void;
     const Arena* arena;
     std::string_view K(std::string_view k) const { return k; }
+    std::string_view K(const HashedKey& k) const { return k.key; }
     std::string_view K(uint32_t id) const { return KeyOf(*arena, id); }
     template <class A, class B>
     bool operator()(const A& a, const B& b) const { return K(a) == K(b); }
   };
   using Table = absl::flat_hash_set<uint32_t, KeyHash, KeyEq>;
 
-  uint32_t FindLive(std::string_view key, uint64_t now_ms);
+  uint32_t FindLive(HashedKey key, uint64_t now_ms);
   // Writes a new entry and links it in the wheel; kNil when out of memory.
   uint32_t NewEntry(std::string_view key, std::string_view value, uint64_t deadline_ms);
   void FreeEntry(uint32_t id);          // arena and out-of-line value; not the table or wheel

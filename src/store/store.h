@@ -26,20 +26,23 @@ class Store {
 
   template <class F>
   bool Get(std::string_view key, uint64_t now_ms, F&& on_value) {
-    Slot& s = SlotFor(key);
+    HashedKey k(key);
+    Slot& s = SlotFor(k);
     std::lock_guard lock(s.mu);
-    return s.shard.Get(key, now_ms, on_value);
+    return s.shard.Get(k, now_ms, on_value);
   }
   SetResult Set(std::string_view key, std::string_view value, uint64_t ttl_ms, SetMode mode,
                 uint64_t now_ms) {
-    Slot& s = SlotFor(key);
+    HashedKey k(key);
+    Slot& s = SlotFor(k);
     std::lock_guard lock(s.mu);
-    return s.shard.Set(key, value, ttl_ms, mode, now_ms);
+    return s.shard.Set(k, value, ttl_ms, mode, now_ms);
   }
   bool Delete(std::string_view key, uint64_t now_ms) {
-    Slot& s = SlotFor(key);
+    HashedKey k(key);
+    Slot& s = SlotFor(k);
     std::lock_guard lock(s.mu);
-    return s.shard.Delete(key, now_ms);
+    return s.shard.Delete(k, now_ms);
   }
 
   // Reclaims expired entries of shard i, visiting at most `budget`; true when caught up.
@@ -56,11 +59,10 @@ class Store {
     mutable std::mutex mu;
     Shard shard;
   };
-  Slot& SlotFor(std::string_view key) {
-    // The table hashes with the same function; take the shard from the high bits, which its
-    // probing uses least.
-    size_t h = absl::Hash<std::string_view>{}(key);
-    return *slots_[(h >> 40) % slots_.size()];
+  Slot& SlotFor(const HashedKey& key) {
+    // The table probes with the same hash; take the shard from the high bits, which its probing
+    // uses least.
+    return *slots_[(key.hash >> 40) % slots_.size()];
   }
 
   uint64_t memory_limit_;
