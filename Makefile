@@ -10,7 +10,7 @@ BUILD    ?= $(if $(SAN),build/san-$(subst $(comma),-,$(SAN)),build)
 comma    := ,
 
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-DEPS_KIND := $(if $(filter test check fuzz,$(MAKECMDGOALS)),test,build)
+DEPS_KIND := $(if $(filter test check fuzz tsan-test,$(MAKECMDGOALS)),test,build)
 DEPS_OK := $(shell bash scripts/install-deps.sh $(DEPS_KIND) >&2 && echo ok)
 ifneq ($(DEPS_OK),ok)
 $(error missing build dependencies, see the message above)
