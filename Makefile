@@ -70,7 +70,7 @@ unit: $(UNIT)
 	$(UNIT)
 
 test: all $(UNIT)
-	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) UNIT_BIN=$(abspath $(UNIT)) \
+	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) UNIT_BIN=$(abspath $(UNIT)) KVD_SAN=$(SAN) \
 	  bash tests/run.sh
 
 # Installs the binaries, and the systemd unit with its paths rewritten for PREFIX.

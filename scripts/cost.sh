@@ -19,7 +19,8 @@
 #   --keys        keys loaded first (default 100000)
 #   --pipelining  requests per write, the client waits for all their answers (default 10)
 #
-# The counts repeat to within a fraction of a percent (same binary, same seed). ~1-2 min.
+# The counts repeat to within a fraction of a percent (same binary, same seed). ~1 min.
+# KEEP_TMP=1 keeps the temp dir (callgrind dumps, annotations) and prints its path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --keys=*) keys=${1#*=} ;;
     --pipelining=*) pipelining=${1#*=} ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "cost.sh: unknown argument $1" >&2; exit 1 ;;
   esac
   shift
@@ -53,7 +54,23 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cp ./kvd "$tmp/kvd"   # a private copy: ./kvd may be rebuilt meanwhile
+# Private copies of the binaries (other people rebuild ./kvd while this runs); retried if a copy
+# catches one mid-link.
+copy_bins() {
+  local i b ok
+  for i in $(seq 20); do
+    ok=1
+    for b in "$@"; do
+      cp "./$b" "$tmp/$b.new" 2>/dev/null && mv "$tmp/$b.new" "$tmp/$b" &&
+        { "$tmp/$b" --help 2>&1 || true; } | grep -q "$b" || ok=0
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 1
+  done
+  echo "$0: could not copy working binaries: $*" >&2
+  exit 1
+}
+copy_bins kvd
 
 cat >"$tmp/client.py" <<'PY'
 # client.py HOST:PORT get|post N KEYS PIPELINING SEED: N requests, PIPELINING per write, each
@@ -219,6 +236,25 @@ L.append("#          scripts/fill.py 127.0.0.1:PORT K; callgrind_control -z PID;
 L.append("#          callgrind_annotate --inclusive=no callgrind.out.PID.1 | head -40")
 L.append("```")
 L.append("")
+def parse_share(p):
+    grand = total(p)
+    lines = open(os.path.join(tmp, p + ".annotate")).read().splitlines()
+    start = next(i for i, l in enumerate(lines) if "file:function" in l) + 2
+    ir = 0
+    for l in lines[start:]:
+        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*)$", l)
+        if not m:
+            break
+        v = int(m.group(1).replace(",", ""))
+        if v < 0.99 * grand and re.search(r"llhttp|RequestParser", m.group(3)):
+            ir += v
+    return 100.0 * ir / grand
+shares = {p: parse_share(p) for p in ("get", "post")}
+L.append(f"HTTP parsing (llhttp and kvd's `RequestParser` callbacks) is {shares['get']:.0f}% of a GET's "
+         f"instructions and {shares['post']:.0f}% of a POST's.")
+L.append("")
+L.append(f"<!-- fig cost_parse_share_get={shares['get']:.1f} -->")
+L.append(f"<!-- fig cost_parse_share_post={shares['post']:.1f} -->")
 L.append(f"<!-- fig cost_ir_get={res['get']['per']:.0f} -->")
 L.append(f"<!-- fig cost_ir_post={res['post']['per']:.0f} -->")
 body = "\n".join(L) + "\n"

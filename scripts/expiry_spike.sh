@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --loader=*) loader=${1#*=} ;;
     --nice=*) nice=${1#*=} ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "expiry_spike.sh: unknown argument $1" >&2; exit 1 ;;
   esac
   shift
@@ -56,7 +56,23 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cp ./kvd ./kvbench "$tmp/"
+# Private copies of the binaries (other people rebuild ./kvd while this runs); retried if a copy
+# catches one mid-link.
+copy_bins() {
+  local i b ok
+  for i in $(seq 20); do
+    ok=1
+    for b in "$@"; do
+      cp "./$b" "$tmp/$b.new" 2>/dev/null && mv "$tmp/$b.new" "$tmp/$b" &&
+        { "$tmp/$b" --help 2>&1 || true; } | grep -q "$b" || ok=0
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 1
+  done
+  echo "$0: could not copy working binaries: $*" >&2
+  exit 1
+}
+copy_bins kvd kvbench
 NICE=()
 [ -n "$nice" ] && NICE=(nice -n "$nice")
 if [ "$(nproc)" -ge 2 ]; then

@@ -29,6 +29,9 @@ import unittest
 from dataclasses import dataclass, field
 
 KVD_BIN = os.environ.get("KVD_BIN", "/work/main/kvd")
+# Set by `make SAN=... test`: sanitizers keep freed memory in quarantine and add shadow memory, so
+# RSS bounds only hold for the plain build.
+SANITIZED = bool(os.environ.get("KVD_SAN"))
 HOST = "127.0.0.1"
 SOCKET_TIMEOUT = 5.0   # every socket operation
 START_TIMEOUT = 10.0   # until "Starting server on <port>" appears
