@@ -155,7 +155,7 @@ int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t n) {
   }
   if (n > 0) self->header_has_name_ = true;
   size_t take = std::min(n, sizeof self->field_ - self->field_len_);
-  for (size_t i = 0; i < take; ++i) self->field_[self->field_len_ + i] = absl::ascii_tolower(at[i]);
+  std::memcpy(self->field_ + self->field_len_, at, take);
   self->field_len_ += take;
   return HPE_OK;
 }
@@ -165,12 +165,13 @@ int RequestParser::OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
   if (!self->header_has_name_) return self->Fail(400, "header with an empty name");
   if (!self->field_done_) {  // the first piece of this header's value: the name is complete
     self->field_done_ = true;
-    std::string_view name(self->field_, self->field_len_);
-    if (name == "expect") {
+    // Names are case-insensitive; the length test first keeps the common headers cheap.
+    absl::string_view name(self->field_, self->field_len_);
+    if (name.size() == 6 && absl::EqualsIgnoreCase(name, "expect")) {
       self->watched_ = Watched::kExpect;
-    } else if (name == "authorization") {
+    } else if (name.size() == 13 && absl::EqualsIgnoreCase(name, "authorization")) {
       self->watched_ = Watched::kAuthorization;
-    } else if (name == "transfer-encoding") {
+    } else if (name.size() == 17 && absl::EqualsIgnoreCase(name, "transfer-encoding")) {
       // llhttp 8.1 accepts "gzip, chunked"; kvd takes exactly one coding, chunked.
       if (self->transfer_encodings_++ > 0) return self->Fail(400, "more than one Transfer-Encoding header");
       self->watched_ = Watched::kTransferEncoding;

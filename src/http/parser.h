@@ -86,7 +86,7 @@ class RequestParser {
   Request req_;
   size_t head_bytes_ = 0;
   size_t headers_ = 0;
-  char field_[32];       // the current header name's first bytes, lower-cased
+  char field_[32];       // the current header name's first bytes, as sent
   size_t field_len_ = 0;
   bool field_done_ = true;
   Watched watched_ = Watched::kNone;
