@@ -16,6 +16,9 @@
 # once fixed: `make fuzz-regress` and the unit test src/fuzz/fuzz_replay_test.cc replay it.
 
 FUZZ_SECONDS  ?= 60
+# FUZZ_SEED=N makes a run repeatable: the same inputs in the same order (CI sets it, so a slower
+# machine runs a prefix of what passed here rather than new inputs).
+FUZZ_SEED     ?=
 FUZZ_JOBS     ?= 1
 FUZZ_MAX_LEN  ?= 8192
 FUZZ_CXX      ?= clang++
@@ -73,7 +76,7 @@ fuzz: fuzz-regress
 	  dict=""; [ -f src/fuzz/$$t.dict ] && dict="-dict=src/fuzz/$$t.dict"; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s (log: $(FUZZ_DIR)/fuzz-$$t.log)"; \
 	  if ! $(FUZZ_DIR)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -timeout=10 \
-	       -rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_PAR) $$dict \
+	       -rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_PAR) $(if $(FUZZ_SEED),-seed=$(FUZZ_SEED)) $$dict \
 	       -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- \
 	       $(FUZZ_DIR)/corpus/$$t tests/fuzz_corpus/$$t tests/fuzz_corpus/regressions/$$t \
 	       > $(FUZZ_DIR)/fuzz-$$t.log 2>&1; then \
