@@ -29,13 +29,12 @@
 # left unpinned. Every process this script starts is stopped by its PID. A run takes about
 # (3 + 6 x repeat) x duration seconds plus ~30 s (~4 min with the defaults).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-DOC=$ROOT/docs/benchmarks.md
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+bench_setup bench
 IMG=$ROOT/docs/img/bench.png
 
 duration=10 repeat=3 build=1 peers=1 targets_only=0 nice=""
-usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration=*) duration=${1#*=} ;;
@@ -58,7 +57,8 @@ duration=${duration%s}
 # The target table: built from the `<!-- fig name=value -->` lines that every script leaves in its
 # section of docs/benchmarks.md (bench.sh, cost.sh, memory.sh, expiry_spike.sh, crosscheck.sh).
 targets() {
-  python3 - "$DOC" <<'PY'
+  local body
+  body=$(python3 - "$DOC" <<'PY'
 import re, sys
 path = sys.argv[1]
 doc = open(path).read()
@@ -188,16 +188,10 @@ out = ["## Target vs measured", "",
        "machine off kvd's and the client's cores.", "",
        "| target | goal | measured | verdict | what bounds it (measured) |", "|---|---|---|---|---|"]
 out += ["| " + " | ".join(r) + " |" for r in rows]
-body = "\n".join(out) + "\n"
-begin, end = "<!-- BEGIN targets -->", "<!-- END targets -->"
-if begin in doc:
-    a = doc.index(begin) + len(begin)
-    b = doc.index(end)
-    doc = doc[:a] + "\n" + body + doc[b:]
-else:
-    doc += f"\n{begin}\n{body}{end}\n"
-open(path, "w").write(doc)
+print("\n".join(out))
 PY
+)
+  write_section targets <<<"$body"
 }
 
 if [ "$targets_only" = 1 ]; then
@@ -205,98 +199,27 @@ if [ "$targets_only" = 1 ]; then
   exit 0
 fi
 
-say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-
 for tool in curl python3 taskset gnuplot /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing" >&2; exit 1; }
 done
 if [ "$peers" = 1 ]; then
-  missing=()
-  command -v nginx >/dev/null || missing+=(nginx)
-  command -v redis-server >/dev/null || missing+=(redis-server)
-  command -v redis-benchmark >/dev/null || missing+=(redis-tools)
-  if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      echo "bench.sh: run: sudo apt-get install -y ${missing[*]}" >&2; exit 1
-    fi
-  fi
+  need_pkgs nginx redis-server redis-benchmark=redis-tools
 fi
+build_if "$build"
 
-if [ "$build" = 1 ]; then
-  say "make -j2"
-  make -j2 >&2
-fi
-
-tmp=$(mktemp -d /tmp/kvd-bench.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Private copies of the binaries (other people rebuild ./kvd while this runs); retried if a copy
-# catches one mid-link.
-copy_bins() {
-  local i b ok
-  for i in $(seq 20); do
-    ok=1
-    for b in "$@"; do
-      cp "./$b" "$tmp/$b.new" 2>/dev/null && mv "$tmp/$b.new" "$tmp/$b" &&
-        { "$tmp/$b" --help 2>&1 || true; } | grep -q "$b" || ok=0
-    done
-    [ "$ok" = 1 ] && return 0
-    sleep 1
-  done
-  echo "$0: could not copy working binaries: $*" >&2
-  exit 1
-}
+setup_tmp bench
 copy_bins kvd kvbench
-KVD=$tmp/kvd KVBENCH=$tmp/kvbench
+KVBENCH=$tmp/kvbench
 
 ncpu=$(nproc)
-NICE=()
-[ -n "$nice" ] && NICE=(nice -n "$nice")
-if [ "$ncpu" -ge 2 ]; then
-  SRV_PIN=("${NICE[@]}" taskset -c 1) CLI_PIN=("${NICE[@]}" taskset -c 0)
-else
-  SRV_PIN=("${NICE[@]}") CLI_PIN=("${NICE[@]}")
-fi
-
-stop_pid() {  # stop_pid PID [SIGNAL]
-  kill -"${2:-TERM}" "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  local keep=() p
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-proc_cpu() { local s; s=$(<"/proc/$1/stat"); s=${s##*) }; set -- $s; echo "${12} ${13}"; }  # utime stime
-proc_rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-proc_io() { awk '/^sysc[rw]/ {s += $2} END {print s}' "/proc/$1/io"; }
-machine_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-now() { date +%s.%N; }
+set_pins "$nice"
 
 declare -A PID PORT KIND
 start_kvd() {  # start_kvd NAME THREADS PIN...
   local name=$1 threads=$2; shift 2
-  local log=$tmp/$name.log
-  "$@" "$KVD" --port=0 --bind=127.0.0.1 --threads="$threads" 2>"$log" &
-  local pid=$! i
-  pids+=("$pid")
-  for i in $(seq 100); do
-    grep -q 'Starting server on' "$log" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-    sleep 0.05
-  done
-  PID[$name]=$pid KIND[$name]=kvd
-  PORT[$name]=$(grep -o 'Starting server on [0-9]*' "$log" | awk '{print $4}')
-  say "$name: kvd --threads=$threads pid $pid port ${PORT[$name]} ${*:-unpinned}"
+  run_kvd "$tmp/$name.log" "$@" -- --threads="$threads"
+  PID[$name]=$KVD_PID PORT[$name]=$KVD_PORT KIND[$name]=kvd
+  say "$name: kvd --threads=$threads pid $KVD_PID port $KVD_PORT ${*:-unpinned}"
 }
 start_nginx() {
   local name=nginx port dir=$tmp/nginx
@@ -340,26 +263,16 @@ EOF
   say "nginx: master $master worker $worker port $port"
 }
 start_redis() {
-  local name=redis port
-  port=$(free_port)
-  "${SRV_PIN[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize no --logfile "$tmp/redis.log" --dir "$tmp" &
-  local pid=$! i
-  pids+=("$pid")
-  for i in $(seq 100); do
-    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
-    kill -0 "$pid" 2>/dev/null || { cat "$tmp/redis.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  PID[$name]=$pid PORT[$name]=$port KIND[$name]=redis
-  say "redis: pid $pid port $port"
+  run_redis "${SRV_PIN[@]}"
+  PID[redis]=$REDIS_PID PORT[redis]=$REDIS_PORT KIND[redis]=redis
+  say "redis: pid $REDIS_PID port $REDIS_PORT"
 }
 
 # Requests the server itself has answered, and (kvd) its syscalls so far.
 server_counts() {  # server_counts NAME -> "requests syscalls"
   local name=$1 port=${PORT[$1]}
   case ${KIND[$name]} in
-    kvd) curl -s "http://127.0.0.1:$port/metrics" |
+    kvd) metrics "$port" |
            awk '/^api_requests_total/ {r += $2} /^kvd_syscalls_total/ {s += $2} END {printf "%d %d\n", r, s}' ;;
     nginx) curl -s "http://127.0.0.1:$port/nginx_status" | awk 'NR == 3 {print $3, "NA"}' ;;
     redis) redis-cli -p "$port" info stats | tr -d '\r' |
@@ -474,12 +387,11 @@ done
 say "writing $DOC$([ -n "$nice" ] || echo " and $IMG")"
 mkdir -p "$(dirname "$IMG")"
 machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $ncpu CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr), $( . /etc/os-release; echo "$PRETTY_NAME")"
-versions="kvd $(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/'), $(nginx -v 2>&1 | sed 's|.*/||; s|^|nginx |'), $(redis-server --version | awk '{print $1, $3}' | sed 's/v=//')"
-python3 - "$RESULTS" "$DOC" "$tmp/chart.dat" "$duration" "$repeat" "$machine" "$versions" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$ncpu" "$pick" "$nice" <<'PY'
+versions="kvd $(kvd_version), $(nginx -v 2>&1 | sed 's|.*/||; s|^|nginx |'), $(redis-server --version | awk '{print $1, $3}' | sed 's/v=//')"
+python3 - "$RESULTS" "$tmp/section.md" "$tmp/chart.dat" "$duration" "$repeat" "$machine" "$versions" "$(utc_date)" "$ncpu" "$pick" "$nice" <<'PY'
 import sys, json, statistics, collections, re
-res, doc_path, dat, duration, repeat, machine, versions, date, ncpu, pick, nice = sys.argv[1:]
+res, body_path, dat, duration, repeat, machine, versions, date, ncpu, pick, nice = sys.argv[1:]
 suffix = "_nice" if nice else ""
-section = "bench-nice" if nice else "bench"
 HZ = 100.0
 rows = collections.defaultdict(list)
 for line in open(res):
@@ -644,16 +556,9 @@ with open(dat, "w") as f:
             vals.append(f"{m['rps'] / 1e3:.1f} {m['cpu']:.3f}" if m else "NaN NaN")
         f.write(label + " " + " ".join(vals) + "\n")
 
-body = "\n".join(L) + "\n"
-doc = open(doc_path).read() if __import__("os").path.exists(doc_path) else "# kvd benchmarks\n"
-begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
-if begin in doc:
-    a = doc.index(begin) + len(begin); b = doc.index(end)
-    doc = doc[:a] + "\n" + body + doc[b:]
-else:
-    doc += f"\n{begin}\n{body}{end}\n"
-open(doc_path, "w").write(doc)
+open(body_path, "w").write("\n".join(L) + "\n")
 PY
+write_section "bench${nice:+-nice}" "$tmp/section.md"
 
 [ -n "$nice" ] || gnuplot <<EOF
 set terminal pngcairo size 1200,520 font "sans,11"

@@ -22,54 +22,24 @@
 # The counts repeat to within a fraction of a percent (same binary, same seed). ~1 min.
 # KEEP_TMP=1 keeps the temp dir (callgrind dumps, annotations) and prints its path.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-DOC=$ROOT/docs/benchmarks.md
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+bench_setup cost
 requests=100000 keys=100000 pipelining=10 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests=*) requests=${1#*=} ;;
     --keys=*) keys=${1#*=} ;;
     --pipelining=*) pipelining=${1#*=} ;;
-    --no-build) build=0 ;;
-    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
-    *) echo "cost.sh: unknown argument $1" >&2; exit 1 ;;
+    *) common_arg "$1" ;;
   esac
   shift
 done
-say() { printf '[cost %s] %s\n' "$(date +%T)" "$*" >&2; }
-for tool in valgrind callgrind_control callgrind_annotate python3; do
-  command -v "$tool" >/dev/null || {
-    if [ "$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
-    else echo "cost.sh: run: sudo apt-get install -y valgrind" >&2; exit 1; fi
-  }
-done
-if [ "$build" = 1 ]; then say "make -j2"; make -j2 >&2; fi
+# python3 maps to valgrind too: any of these missing installs valgrind, as before.
+need_pkgs valgrind callgrind_control=valgrind callgrind_annotate=valgrind python3
+build_if "$build"
 
-tmp=$(mktemp -d /tmp/kvd-cost.XXXXXX)
-vg_pid=""
-cleanup() {
-  if [ -n "$vg_pid" ]; then kill "$vg_pid" 2>/dev/null || true; wait "$vg_pid" 2>/dev/null || true; fi
-  [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Private copies of the binaries (other people rebuild ./kvd while this runs); retried if a copy
-# catches one mid-link.
-copy_bins() {
-  local i b ok
-  for i in $(seq 20); do
-    ok=1
-    for b in "$@"; do
-      cp "./$b" "$tmp/$b.new" 2>/dev/null && mv "$tmp/$b.new" "$tmp/$b" &&
-        { "$tmp/$b" --help 2>&1 || true; } | grep -q "$b" || ok=0
-    done
-    [ "$ok" = 1 ] && return 0
-    sleep 1
-  done
-  echo "$0: could not copy working binaries: $*" >&2
-  exit 1
-}
+setup_tmp cost keep
 copy_bins kvd
 
 cat >"$tmp/client.py" <<'PY'
@@ -120,15 +90,9 @@ print(sent)
 PY
 
 say "kvd --threads=1 under callgrind"
-valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$tmp/kvd" --port=0 --bind=127.0.0.1 \
-  --threads=1 --ttl=10m 2>"$tmp/kvd.log" &
-vg_pid=$!
-for _ in $(seq 300); do
-  grep -q 'Starting server on' "$tmp/kvd.log" && break
-  kill -0 "$vg_pid" 2>/dev/null || { cat "$tmp/kvd.log" >&2; exit 1; }
-  sleep 0.1
-done
-port=$(grep -o 'Starting server on [0-9]*' "$tmp/kvd.log" | awk '{print $4}')
+run_kvd --wait=30 "$tmp/kvd.log" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" -- \
+  --threads=1 --ttl=10m
+vg_pid=$KVD_PID port=$KVD_PORT
 dumps=0
 phase() {  # phase NAME COMMAND...: zero, run, dump; prints "seconds"
   callgrind_control -z "$vg_pid" >/dev/null 2>&1
@@ -147,15 +111,15 @@ python3 scripts/fill.py "127.0.0.1:$port" "$keys" >/dev/null
 phase idle sleep 1
 phase post python3 "$tmp/client.py" "127.0.0.1:$port" post "$requests" "$keys" "$pipelining" 2
 phase get python3 "$tmp/client.py" "127.0.0.1:$port" get "$requests" "$keys" "$pipelining" 3
-syscalls=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^kvd_syscalls_total/ {printf "%s=%s ", $1, $2}')
-kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true; vg_pid=""
+syscalls=$(metrics "$port" | awk '/^kvd_syscalls_total/ {printf "%s=%s ", $1, $2}')
+stop_pid "$vg_pid"
 
 for p in get post; do
   callgrind_annotate --inclusive=no --threshold=100 "$tmp/$p.cg" >"$tmp/$p.annotate" 2>/dev/null
 done
-python3 - "$tmp" "$DOC" "$requests" "$keys" "$pipelining" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(valgrind --version)" <<'PY'
+python3 - "$tmp" "$tmp/section.md" "$requests" "$keys" "$pipelining" "$(kvd_version)" "$(utc_date)" "$(valgrind --version)" <<'PY'
 import os, re, sys
-tmp, doc_path, n, keys, pipe, version, date, vg = sys.argv[1:]
+tmp, body_path, n, keys, pipe, version, date, vg = sys.argv[1:]
 n, keys = int(n), int(keys)
 def total(p):
     for l in open(os.path.join(tmp, p + ".cg")):
@@ -257,16 +221,9 @@ L.append(f"<!-- fig cost_parse_share_get={shares['get']:.1f} -->")
 L.append(f"<!-- fig cost_parse_share_post={shares['post']:.1f} -->")
 L.append(f"<!-- fig cost_ir_get={res['get']['per']:.0f} -->")
 L.append(f"<!-- fig cost_ir_post={res['post']['per']:.0f} -->")
-body = "\n".join(L) + "\n"
-doc = open(doc_path).read() if os.path.exists(doc_path) else "# kvd benchmarks\n"
-begin, end = "<!-- BEGIN cost -->", "<!-- END cost -->"
-if begin in doc:
-    a = doc.index(begin) + len(begin); b = doc.index(end)
-    doc = doc[:a] + "\n" + body + doc[b:]
-else:
-    doc += f"\n{begin}\n{body}{end}\n"
-open(doc_path, "w").write(doc)
+open(body_path, "w").write("\n".join(L) + "\n")
 print(f"GET {res['get']['per']:.0f} Ir/request, POST {res['post']['per']:.0f} Ir/request")
 PY
+write_section cost "$tmp/section.md"
 say "kvd syscalls over the whole run: $syscalls"
 scripts/bench.sh --targets-only

@@ -16,64 +16,25 @@
 #   --nice  run kvd and the clients under `nice -n N` (e.g. -10: the other work on a shared
 #           machine then mostly stays off their cores); the section says so
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-DOC=$ROOT/docs/benchmarks.md
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+bench_setup crosscheck
 duration=10 repeat=3 build=1 nice=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration=*) duration=${1#*=}; duration=${duration%s} ;;
     --repeat=*) repeat=${1#*=} ;;
-    --no-build) build=0 ;;
     --nice=*) nice=${1#*=} ;;
-    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
-    *) echo "crosscheck.sh: unknown argument $1" >&2; exit 1 ;;
+    *) common_arg "$1" ;;
   esac
   shift
 done
-say() { printf '[crosscheck %s] %s\n' "$(date +%T)" "$*" >&2; }
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else echo "crosscheck.sh: run: sudo apt-get install -y ${missing[*]}" >&2; exit 1; fi
-fi
-if [ "$build" = 1 ]; then say "make -j2"; make -j2 >&2; fi
+need_pkgs wrk npm
+build_if "$build"
 
-tmp=$(mktemp -d /tmp/kvd-crosscheck.XXXXXX)
-kvd=""
-cleanup() {
-  if [ -n "$kvd" ]; then kill "$kvd" 2>/dev/null || true; wait "$kvd" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Private copies of the binaries (other people rebuild ./kvd while this runs); retried if a copy
-# catches one mid-link.
-copy_bins() {
-  local i b ok
-  for i in $(seq 20); do
-    ok=1
-    for b in "$@"; do
-      cp "./$b" "$tmp/$b.new" 2>/dev/null && mv "$tmp/$b.new" "$tmp/$b" &&
-        { "$tmp/$b" --help 2>&1 || true; } | grep -q "$b" || ok=0
-    done
-    [ "$ok" = 1 ] && return 0
-    sleep 1
-  done
-  echo "$0: could not copy working binaries: $*" >&2
-  exit 1
-}
+setup_tmp crosscheck
 copy_bins kvd kvbench
-NICE=()
-[ -n "$nice" ] && NICE=(nice -n "$nice")
-if [ "$(nproc)" -ge 2 ]; then
-  SRV_PIN=("${NICE[@]}" taskset -c 1) CLI_PIN=("${NICE[@]}" taskset -c 0)
-else
-  SRV_PIN=("${NICE[@]}") CLI_PIN=("${NICE[@]}")
-fi
-machine_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+set_pins "$nice"
 
 say "npm install autocannon (into $tmp/npm)"
 autocannon_ok=1
@@ -85,18 +46,15 @@ if ! (cd "$tmp/npm" && npm init -y >/dev/null 2>&1 &&
 fi
 acversion=$( [ "$autocannon_ok" = 1 ] && (cd "$tmp/npm" && npx --no-install autocannon --version 2>/dev/null | head -1) || echo "not installed")
 
-"${SRV_PIN[@]}" "$tmp/kvd" --port=0 --bind=127.0.0.1 --threads=1 2>"$tmp/kvd.log" &
-kvd=$!
-for _ in $(seq 100); do grep -q 'Starting server on' "$tmp/kvd.log" 2>/dev/null && break; sleep 0.05; done
-port=$(grep -o 'Starting server on [0-9]*' "$tmp/kvd.log" | awk '{print $4}')
+run_kvd "$tmp/kvd.log" "${SRV_PIN[@]}" -- --threads=1
+kvd=$KVD_PID port=$KVD_PORT
 url=http://127.0.0.1:$port
 say "kvd pid $kvd port $port; warm-up"
 "${CLI_PIN[@]}" "$tmp/kvbench" --uri="$url" --duration=2s >/dev/null
 
 counts() {  # requests answered by kvd: "total non2xx"
-  curl -s "$url/metrics" | awk '/^api_requests_total/ {n += $2; if ($0 !~ /code="2/) b += $2} END {printf "%d %d\n", n, b}'
+  metrics "$port" | awk '/^api_requests_total/ {n += $2; if ($0 !~ /code="2/) b += $2} END {printf "%d %d\n", n, b}'
 }
-proc_cpu() { local s; s=$(<"/proc/$1/stat"); s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
 
 : >"$tmp/rows"
 run=0
@@ -105,7 +63,7 @@ for round in $(seq "$repeat"); do
     [ "$tool" = autocannon ] && [ "$autocannon_ok" = 0 ] && continue
     run=$((run + 1))
     out=$tmp/$tool.$round.out
-    c0=$(counts); k0=$(proc_cpu "$kvd"); m0=$(machine_busy); t0=$(date +%s.%N)
+    c0=$(counts); k0=$(proc_cpu_total "$kvd"); m0=$(machine_busy); t0=$(date +%s.%N)
     case $tool in
       kvbench) /usr/bin/time -f '%U %S' -o "$tmp/time" "${CLI_PIN[@]}" "$tmp/kvbench" --uri="$url" \
                  --duration="${duration}s" --connections=20 --pipelining=10 --json >"$out" ;;
@@ -114,18 +72,17 @@ for round in $(seq "$repeat"); do
       autocannon) (cd "$tmp/npm" && /usr/bin/time -f '%U %S' -o "$tmp/time" "${CLI_PIN[@]}" \
                      npx --no-install autocannon -c 20 -p 10 -d "$duration" --json "$url/1" >"$out" 2>"$out.err") ;;
     esac
-    t1=$(date +%s.%N); m1=$(machine_busy); k1=$(proc_cpu "$kvd"); c1=$(counts)
+    t1=$(date +%s.%N); m1=$(machine_busy); k1=$(proc_cpu_total "$kvd"); c1=$(counts)
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$t0" "$t1" "$m0" "$m1" $c0 $c1 \
       "$k0" "$k1" $(tail -1 "$tmp/time") "$out" >>"$tmp/rows"
     say "$tool round $round done"
   done
 done
 
-python3 - "$tmp/rows" "$DOC" "$duration" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-  "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')" \
+python3 - "$tmp/rows" "$tmp/section.md" "$duration" "$(utc_date)" "$(kvd_version)" \
   "$(wrk --version 2>&1 | head -1 | awk '{print $2}')" "$acversion" "$autocannon_ok" "$(tail -3 "$tmp/npm.log" 2>/dev/null | tr '\n' ' ')" "$nice" <<'PY'
-import json, os, re, statistics, sys
-rows_path, doc_path, duration, date, version, wrkv, acv, ac_ok, npmlog, nice = sys.argv[1:]
+import json, re, statistics, sys
+rows_path, body_path, duration, date, version, wrkv, acv, ac_ok, npmlog, nice = sys.argv[1:]
 HZ = 100.0
 runs = []
 for l in open(rows_path):
@@ -208,15 +165,8 @@ L.append(f"**kvbench drives {ratio:.2f}x wrk's rate** from one client core "
 L += ["", f"Reproduce: `scripts/crosscheck.sh{' --nice=' + nice if nice else ''}` (about 2 minutes).", "",
       f"<!-- fig cross_ratio={ratio:.2f} -->", f"<!-- fig cross_cpu_ratio={cpu_ratio:.2f} -->",
       f"<!-- fig cross_kvbench_us={kb_us:.3f} -->", f"<!-- fig cross_wrk_us={wrk_us:.3f} -->"]
-body = "\n".join(L) + "\n"
-doc = open(doc_path).read() if os.path.exists(doc_path) else "# kvd benchmarks\n"
-begin, end = "<!-- BEGIN crosscheck -->", "<!-- END crosscheck -->"
-if begin in doc:
-    a = doc.index(begin) + len(begin); b = doc.index(end)
-    doc = doc[:a] + "\n" + body + doc[b:]
-else:
-    doc += f"\n{begin}\n{body}{end}\n"
-open(doc_path, "w").write(doc)
+open(body_path, "w").write("\n".join(L) + "\n")
 print("\n".join(L[-8:-3]))
 PY
+write_section crosscheck "$tmp/section.md"
 scripts/bench.sh --targets-only

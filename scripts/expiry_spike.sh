@@ -24,9 +24,9 @@
 #   --nice  run kvd and kvbench under `nice -n N` (e.g. -10, to keep the other work on a shared
 #           machine off their cores); results go to the section "expiry-nice", figures get `_nice`
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-DOC=$ROOT/docs/benchmarks.md
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+bench_setup expiry
 keys=1000000 repeat=3 conns=20 pipe=1 procs=8 build=1 ttl=5 loader=bulk nice=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,56 +37,16 @@ while [ $# -gt 0 ]; do
     --fill-procs=*) procs=${1#*=} ;;
     --loader=*) loader=${1#*=} ;;
     --nice=*) nice=${1#*=} ;;
-    --no-build) build=0 ;;
-    -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
-    *) echo "expiry_spike.sh: unknown argument $1" >&2; exit 1 ;;
+    *) common_arg "$1" ;;
   esac
   shift
 done
-say() { printf '[expiry %s] %s\n' "$(date +%T)" "$*" >&2; }
-if [ "$build" = 1 ]; then say "make -j2"; make -j2 >&2; fi
+build_if "$build"
 
-tmp=$(mktemp -d /tmp/kvd-expiry.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Private copies of the binaries (other people rebuild ./kvd while this runs); retried if a copy
-# catches one mid-link.
-copy_bins() {
-  local i b ok
-  for i in $(seq 20); do
-    ok=1
-    for b in "$@"; do
-      cp "./$b" "$tmp/$b.new" 2>/dev/null && mv "$tmp/$b.new" "$tmp/$b" &&
-        { "$tmp/$b" --help 2>&1 || true; } | grep -q "$b" || ok=0
-    done
-    [ "$ok" = 1 ] && return 0
-    sleep 1
-  done
-  echo "$0: could not copy working binaries: $*" >&2
-  exit 1
-}
+setup_tmp expiry
 copy_bins kvd kvbench
-NICE=()
-[ -n "$nice" ] && NICE=(nice -n "$nice")
-if [ "$(nproc)" -ge 2 ]; then
-  SRV_PIN=("${NICE[@]}" taskset -c 1) CLI_PIN=("${NICE[@]}" taskset -c 0)
-else
-  SRV_PIN=("${NICE[@]}") CLI_PIN=("${NICE[@]}")
-fi
-stop_pid() {
-  kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
-  local keep=() p
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-expired() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^kvd_keys_expired_total/ {printf "%d", $2}'; }
+set_pins "$nice"
+expired() { metric "$1" kvd_keys_expired_total; }
 
 : >"$tmp/rows"
 run=0
@@ -154,11 +114,8 @@ for round in $(seq "$repeat"); do
   for mode in mass base burst; do
     run=$((run + 1))
     t=$ttl; [ "$mode" = base ] && t=600
-    "${SRV_PIN[@]}" "$tmp/kvd" --port=0 --bind=127.0.0.1 --threads=1 --ttl="${t}s" 2>"$tmp/kvd$run.log" &
-    kvd=$!
-    pids+=("$kvd")
-    for _ in $(seq 100); do grep -q 'Starting server on' "$tmp/kvd$run.log" 2>/dev/null && break; sleep 0.05; done
-    port=$(grep -o 'Starting server on [0-9]*' "$tmp/kvd$run.log" | awk '{print $4}')
+    run_kvd "$tmp/kvd$run.log" "${SRV_PIN[@]}" -- --threads=1 --ttl="${t}s"
+    kvd=$KVD_PID port=$KVD_PORT
     if [ "$loader" = bulk ]; then
       read -r t0 t1 < <(python3 "$tmp/bulk.py" "127.0.0.1:$port" "$tmp/load")
     else
@@ -208,11 +165,8 @@ done
 # The reclaiming itself, with nothing else to do: all N keys due in one tick (SIGSTOP until they
 # are), then the reactor's CPU time (schedstat, ns) and the wall time until kvd_keys_expired_total
 # has counted them all.
-"${SRV_PIN[@]}" "$tmp/kvd" --port=0 --bind=127.0.0.1 --threads=1 --ttl="${ttl}s" 2>"$tmp/kvd-r.log" &
-kvd=$!
-pids+=("$kvd")
-for _ in $(seq 100); do grep -q 'Starting server on' "$tmp/kvd-r.log" 2>/dev/null && break; sleep 0.05; done
-port=$(grep -o 'Starting server on [0-9]*' "$tmp/kvd-r.log" | awk '{print $4}')
+run_kvd "$tmp/kvd-r.log" "${SRV_PIN[@]}" -- --threads=1 --ttl="${ttl}s"
+kvd=$KVD_PID port=$KVD_PORT
 if [ "$loader" = bulk ]; then
   read -r t0 t1 < <(python3 "$tmp/bulk.py" "127.0.0.1:$port" "$tmp/load")
 else
@@ -232,10 +186,10 @@ stop_pid "$kvd"
 echo "$keys $((c1 - c0)) $(python3 -c "print($w1 - $w0)")" >"$tmp/reclaim"
 say "reclaim: $keys keys, $(( (c1 - c0) / keys )) ns of CPU a key"
 
-python3 - "$tmp/rows" "$DOC" "$ttl" "$keys" "$conns" "$pipe" "$procs" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo ' + uncommitted changes in src/')" "$nice" "$loader" <<'PY'
+python3 - "$tmp/rows" "$tmp/section.md" "$ttl" "$keys" "$conns" "$pipe" "$procs" "$(utc_date)" "$(kvd_version)" "$nice" "$loader" <<'PY'
 import json, os, statistics, sys
-rows_path, doc_path, ttl, keys, conns, pipe, procs, date, version, nice, loader = sys.argv[1:]
-suffix, section = ("_nice", "expiry-nice") if nice else ("", "expiry")
+rows_path, body_path, ttl, keys, conns, pipe, procs, date, version, nice, loader = sys.argv[1:]
+suffix = "_nice" if nice else ""
 ttl, keys = float(ttl), int(keys)
 runs = []
 for l in open(rows_path):
@@ -305,15 +259,8 @@ figs = dict(expiry_max_ms=mm, expiry_base_max_ms=bm, expiry_p999_ms=m9, expiry_b
             expiry_burst_max_ms=um, expiry_burst_p999_ms=u9, expiry_fill_s=med("mass", "fill"),
             expiry_reclaim_ns_per_key=per_key, expiry_slice_ms=per_key * 10000 / 1e6)
 L += [f"<!-- fig {k}{suffix}={v:.3f} -->" for k, v in figs.items()]
-body = "\n".join(L) + "\n"
-doc = open(doc_path).read() if os.path.exists(doc_path) else "# kvd benchmarks\n"
-begin, end = f"<!-- BEGIN {section} -->", f"<!-- END {section} -->"
-if begin in doc:
-    a = doc.index(begin) + len(begin); b = doc.index(end)
-    doc = doc[:a] + "\n" + body + doc[b:]
-else:
-    doc += f"\n{begin}\n{body}{end}\n"
-open(doc_path, "w").write(doc)
+open(body_path, "w").write("\n".join(L) + "\n")
 print("\n".join(l for l in L if l.startswith("| ") and "ms |" not in l))
 PY
+write_section "expiry${nice:+-nice}" "$tmp/section.md"
 scripts/bench.sh --targets-only
