@@ -35,7 +35,6 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-# python3 maps to valgrind too: any of these missing installs valgrind, as before.
 need_pkgs valgrind callgrind_control=valgrind callgrind_annotate=valgrind python3
 build_if "$build"
 
