@@ -57,7 +57,8 @@ $(BUILD)/%.o: %.cc $(LLHTTP_LIB)
 $(KVD): $(BUILD)/src/main.o $(LIB_OBJS) $(LLHTTP_LIB)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(KVBENCH): $(BENCH_OBJS)
+# kvbench shares only util/ with kvd: kvd's flags (src/config) would clash with its own.
+$(KVBENCH): $(BENCH_OBJS) $(BUILD)/src/util/flag_names.o
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(BENCH_LIB_OBJS) $(LLHTTP_LIB)

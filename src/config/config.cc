@@ -14,6 +14,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/numbers.h"
 #include "store/entry.h"
+#include "util/flag_names.h"
 #include "util/log.h"
 
 ABSL_FLAG(std::string, bind, "0.0.0.0", "address to listen on");
@@ -111,15 +112,7 @@ bool LoadConfig(int argc, char** argv, Config* c, std::string* error) {
     from_env.push_back("--" + name + "=" + std::string(kv.substr(eq + 1)));
   }
   args.insert(args.begin() + 1, from_env.begin(), from_env.end());
-  std::vector<char*> ptrs;
-  for (std::string& a : args) {
-    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-      for (size_t i = 2; i < a.size() && a[i] != '='; ++i) {
-        if (a[i] == '-') a[i] = '_';
-      }
-    }
-    ptrs.push_back(a.data());
-  }
+  std::vector<char*> ptrs = NormalizeFlagNames(&args);
   absl::ParseCommandLine(int(ptrs.size()), ptrs.data());
 
   auto fail = [error](std::string msg) {

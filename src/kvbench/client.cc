@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kvbench/response_parser.h"
+#include "util/clock.h"
 
 namespace kvbench {
 namespace {
@@ -32,11 +33,7 @@ struct InFlight {
 
 }  // namespace
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
-}
+int64_t NowNs() { return static_cast<int64_t>(kvd::MonotonicNanos()); }
 
 void KindStats::Merge(const KindStats& o) {
   latency.Merge(o.latency);

@@ -28,6 +28,7 @@
 #include "kvbench/client.h"
 #include "kvbench/report.h"
 #include "kvbench/workload.h"
+#include "util/flag_names.h"
 
 namespace kvbench {
 // A duration flag that also accepts a bare number of seconds ("10" = "10s").
@@ -84,32 +85,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
-// absl flag names use '_'; accept the '-' spelling too ("--post-ratio").
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
-  storage->reserve(static_cast<size_t>(argc));
-  std::vector<char*> out;
-  for (int i = 0; i < argc; i++) {
-    std::string a = argv[i];
-    if (i > 0 && a.size() > 1 && a[0] == '-') {
-      if (a == "--") {  // end of flags: copy the rest verbatim
-        for (; i < argc; i++) {
-          storage->push_back(argv[i]);
-          out.push_back(storage->back().data());
-        }
-        break;
-      }
-      size_t start = a[1] == '-' ? 2 : 1;
-      const size_t eq = a.find('=');
-      const size_t end = eq == std::string::npos ? a.size() : eq;
-      for (size_t k = start; k < end; k++)
-        if (a[k] == '-') a[k] = '_';
-    }
-    storage->push_back(std::move(a));
-    out.push_back(storage->back().data());
-  }
-  return out;
-}
-
 int Usage(const std::string& msg) {
   fmt::print(stderr, "kvbench: {}\nRun kvbench --help for the flags.\n", msg);
   return 1;
@@ -129,8 +104,8 @@ int Main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   usage.normalize_filename = [](absl::string_view path) { return std::string(path); };
   absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
+  std::vector<std::string> storage(argv, argv + argc);
+  std::vector<char*> args = kvd::NormalizeFlagNames(&storage);
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (rest.size() > 1) return Usage(fmt::format("unexpected argument \"{}\"", rest[1]));
 
