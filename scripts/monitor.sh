@@ -17,9 +17,9 @@
 # To see the kvd dashboard, point any Grafana at the printed URL and import
 # prometheus/grafana/dashboards/kvd.json (see prometheus/README.md).
 set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"  # usage, need_pkgs
 
 targets=() port=9091 bind=127.0.0.1 duration=0
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) targets+=("${2:?--target needs HOST:PORT}"); shift 2 ;;
@@ -44,16 +44,7 @@ for t in "${targets[@]}"; do
 done
 
 # -- the prometheus binary --
-if ! command -v prometheus >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "monitor.sh: prometheus is not installed; run: sudo apt-get update && sudo apt-get install -y prometheus" >&2
-    exit 1
-  fi
-  echo "monitor.sh: installing the prometheus package" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 600 apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+need_pkgs prometheus
 # Debian's package may also start its own prometheus.service on :9090; this one is separate.
 
 # The address to print: the bind address, or localhost when bound to every interface.

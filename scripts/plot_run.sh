@@ -18,11 +18,11 @@
 # totals in the chart's title. Binaries: $KVD_BIN / $KVBENCH_BIN, default ./kvd and ./kvbench.
 # Needs python3 and gnuplot (Debian gnuplot-nox, installed when missing and running as root).
 set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"  # usage, need_pkgs
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 uri="" duration=20 out="$repo/docs/img/load-run" connections=20 pipelining=10 threads=1
 kvd_flags="" extra=()
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --uri) uri=${2:?}; shift 2 ;;           --uri=*) uri=${1#*=}; shift ;;
@@ -46,16 +46,7 @@ kvbench=${KVBENCH_BIN:-$repo/kvbench}
 kvd=${KVD_BIN:-$repo/kvd}
 [ -x "$kvbench" ] || { echo "plot_run.sh: no kvbench at $kvbench (build it with: make)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "plot_run.sh: python3 is required" >&2; exit 1; }
-if ! command -v gnuplot >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "plot_run.sh: gnuplot is missing; run: sudo apt-get update && sudo apt-get install -y gnuplot-nox" >&2
-    exit 1
-  fi
-  echo "plot_run.sh: installing gnuplot-nox" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 600 apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
-fi
+need_pkgs gnuplot=gnuplot-nox
 
 tmp=$(mktemp -d -t kvd-plot.XXXXXX)
 kvd_pid="" bench_pid="" sampler_pid=""

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared pieces of the benchmark scripts (scripts/bench.sh, cost.sh, memory.sh, crosscheck.sh,
-# expiry_spike.sh). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
+# expiry_spike.sh; monitor.sh and plot_run.sh use need_pkgs). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
 # functions is all that sourcing does; plain bash, safe under `set -euo pipefail`.
 #
 # Set up
@@ -92,7 +92,9 @@ need_pkgs() {
   done
   [ ${#missing[@]} -gt 0 ] || return 0
   if [ "$(id -u)" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # A fresh machine may have no package lists yet: update once and retry.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
   else
     echo "${0##*/}: run: sudo apt-get install -y ${missing[*]}" >&2; exit 1
   fi
