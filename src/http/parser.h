@@ -78,18 +78,40 @@ class RequestParser {
   // Whether only blanks separate `at` (in the buffer being fed) from a preceding line break.
   bool AfterLineBreak(const char* at) const;
 
+  // A request's target or body as llhttp hands it over, in pieces that end where a fed buffer
+  // does (or a chunk, for a body): a view of the buffer while it is one piece there, so the usual
+  // request is not copied; gathered into `own` when a second piece comes or the buffer is about
+  // to go (Keep, at the end of each Feed while a request is incomplete).
+  struct Gathered {
+    std::string_view view;
+    std::string own;  // reused: its capacity stays from request to request
+    void Add(const char* at, size_t n) {
+      if (view.empty()) {
+        view = {at, n};
+      } else {
+        Append(at, n);
+      }
+    }
+    void Append(const char* at, size_t n);  // a second or later piece
+    void Keep();
+  };
+
   enum class Watched : uint8_t { kNone, kExpect, kAuthorization, kTransferEncoding };
+  // Which header a complete name is, if it is one whose value kvd keeps.
+  static Watched WatchedHeader(std::string_view name);
 
   llhttp_t parser_;
   const Limits* limits_;
   RequestSink* sink_;
   Request req_;
+  Gathered target_;
+  Gathered body_;
   size_t head_bytes_ = 0;
   size_t headers_ = 0;
-  char field_[32];       // the current header name's first bytes, as sent
+  char field_[32];       // a name split across buffers: its first bytes, as sent
   size_t field_len_ = 0;
   bool field_done_ = true;
-  Watched watched_ = Watched::kNone;
+  Watched watched_ = Watched::kNone;  // set when the current header's name ends
   std::string transfer_encoding_;
   size_t transfer_encodings_ = 0;
   bool header_has_name_ = false;
@@ -98,7 +120,9 @@ class RequestParser {
   // second piece that did not start at a buffer boundary, or that follows a buffer ending in a
   // line break plus optional blanks, continues a folded line.
   const char* feed_start_ = nullptr;
+  const char* feed_end_ = nullptr;
   bool prev_feed_ended_in_break_ = false;
+  char prev_last_byte_ = '\n';  // the last byte fed before this buffer
   size_t value_pieces_ = 0;
   bool in_request_ = false;
   bool headers_done_ = false;

@@ -13,20 +13,29 @@
 
 namespace kvd::http {
 
-// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second.
+inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+
+// "Date: <IMF-fixdate>\r\n", rebuilt at most once a second, and with it the head of a plain 200
+// up to its length digits, so that the most common head is one fixed-size copy.
 class DateCache {
  public:
   DateCache() { Update(std::time(nullptr)); }
   void Update(time_t now);
   std::string_view header() const { return {buf_, len_}; }
 
+  // "HTTP/1.1 200 OK\r\n" Date "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ",
+  // exactly kOkPrefixBytes long, or empty when the date has an unusual length (a year past 9999).
+  static constexpr size_t kDateBytes = 37;  // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+  static constexpr size_t kOkPrefixBytes = 17 + kDateBytes + 14 + kTextPlain.size() + 2 + 16;
+  std::string_view ok_prefix() const { return {ok_, ok_len_}; }
+
  private:
   time_t second_ = -1;
   char buf_[64];
   size_t len_ = 0;
+  char ok_[kOkPrefixBytes];
+  size_t ok_len_ = 0;
 };
-
-inline constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 
 struct Head {
   int status = 200;

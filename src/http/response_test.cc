@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kvd::http {
 namespace {
@@ -113,6 +115,52 @@ TEST_CASE("AppendHead: writes the head only, with the given length") {
   h.content_length = 1234567890123;
   AppendHead(&out, d, h);
   CHECK(out.view() == "HTTP/1.1 404 Not Found\r\n" + kDate + kText + "Content-Length: 1234567890123\r\n\r\n");
+}
+
+TEST_CASE("AppendHead: the cached 200 head is the general head, for every length") {
+  DateCache d = FixedDate();
+  CHECK(d.ok_prefix() == "HTTP/1.1 200 OK\r\n" + kDate + kText + "Content-Length: ");
+  std::vector<uint64_t> lengths;
+  for (uint64_t n = 0; n <= 1100; ++n) lengths.push_back(n);
+  for (uint64_t p = 1000; p <= UINT64_MAX / 10; p *= 10) {
+    lengths.insert(lengths.end(), {p - 1, p, p + 1, p * 10 - 1});
+  }
+  lengths.push_back(UINT64_MAX);
+  std::string other_text(kTextPlain);  // equal text in other storage is the same type
+  for (uint64_t n : lengths) {
+    CAPTURE(n);
+    std::string want = "HTTP/1.1 200 OK\r\n" + kDate + kText + "Content-Length: " + std::to_string(n) + "\r\n\r\n";
+    Head h;
+    h.content_length = n;
+    Buffer out;
+    AppendHead(&out, d, h);
+    CHECK(out.view() == want);
+    h.content_type = other_text;
+    out.Clear();
+    AppendHead(&out, d, h);
+    CHECK(out.view() == want);
+  }
+}
+
+TEST_CASE("DateCache: the cached 200 head follows the second") {
+  DateCache d = FixedDate();
+  d.Update(kRfcExample + 1);
+  CHECK(d.ok_prefix() ==
+        "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:38 GMT\r\n" + kText + "Content-Length: ");
+  Buffer out;
+  AppendResponse(&out, d, {}, "x");
+  CHECK(out.view() == "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:38 GMT\r\n" + kText +
+                          "Content-Length: 1\r\n\r\nx");
+  // A date of another width (year 10000) has no cached head; the general path writes it.
+  d.Update(253402300800);
+  CHECK(d.header() == "Date: Sat, 01 Jan 10000 00:00:00 GMT\r\n");
+  CHECK(d.ok_prefix().empty());
+  out.Clear();
+  AppendResponse(&out, d, {}, "x");
+  CHECK(out.view() == "HTTP/1.1 200 OK\r\nDate: Sat, 01 Jan 10000 00:00:00 GMT\r\n" + kText +
+                          "Content-Length: 1\r\n\r\nx");
+  d.Update(kRfcExample);
+  CHECK(d.ok_prefix() == "HTTP/1.1 200 OK\r\n" + kDate + kText + "Content-Length: ");
 }
 
 TEST_CASE("AppendResponse: appends after what the buffer holds, for pipelined answers") {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 
 #include "net/reactor.h"
@@ -153,7 +154,9 @@ bool Connection::OnRequest(http::Request& req) {
   Router::Outcome o = r.router().Handle(req, ctx);
   metrics::Method m = MetricsMethod(req.method);
   r.m().requests[size_t(m)][size_t(metrics::CodeFromStatus(o.status))].Add();
-  ++batch_[size_t(o.handler)][size_t(m)];
+  size_t cell = size_t(o.handler) * kMethods + size_t(m);
+  ++batch_[cell];
+  batch_used_ |= uint64_t(1) << cell;
   ++unflushed_;
   r.m().in_flight.Add(1);
   if (!req.keep_alive) {
@@ -172,14 +175,12 @@ void Connection::RecordBatch() {
   // Every request of the batch waited for the same write: from the loop's wake-up to now.
   uint64_t nanos = MonotonicNanos() - reactor_->now_ns();
   metrics::ReactorMetrics& m = reactor_->m();
-  for (size_t h = 0; h < size_t(metrics::Handler::kCount); ++h) {
-    for (size_t k = 0; k < size_t(metrics::Method::kCount); ++k) {
-      if (batch_[h][k]) {
-        m.duration[h][k].Observe(nanos, batch_[h][k]);
-        batch_[h][k] = 0;
-      }
-    }
+  for (uint64_t used = batch_used_; used != 0; used &= used - 1) {
+    size_t cell = size_t(std::countr_zero(used));
+    m.duration[cell / kMethods][cell % kMethods].Observe(nanos, batch_[cell]);
+    batch_[cell] = 0;
   }
+  batch_used_ = 0;
   m.in_flight.Add(-int64_t(unflushed_));
   unflushed_ = 0;
 }

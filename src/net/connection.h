@@ -74,9 +74,14 @@ class Connection final : public http::RequestSink {
   uint64_t linger_until_ms_ = 0;
 
   // Requests answered since the last completed flush, by (handler, method): their latency is
-  // observed once the write completes.
+  // observed once the write completes. batch_used_ marks the non-zero cells of batch_, so a
+  // flush visits only those (a batch has one or two kinds of request, of 30).
+  static constexpr size_t kMethods = size_t(metrics::Method::kCount);
+  static constexpr size_t kBatchCells = size_t(metrics::Handler::kCount) * kMethods;
+  static_assert(kBatchCells <= 64, "batch_used_ has a bit per cell");
   uint32_t unflushed_ = 0;
-  uint16_t batch_[size_t(metrics::Handler::kCount)][size_t(metrics::Method::kCount)] = {};
+  uint64_t batch_used_ = 0;
+  uint16_t batch_[kBatchCells] = {};  // [handler * kMethods + method]
 };
 
 }  // namespace kvd::net

@@ -87,8 +87,14 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
 
 Router::Outcome Router::HandleKey(const http::Request& req, std::string_view path,
                                   std::string_view query, Context& ctx) const {
-  std::string& key = *ctx.scratch;
-  if (!http::PercentDecode(path, &key)) return Reply(ctx, req, Handler::kKey, 400, "invalid percent-encoding in key");
+  // The key is the decoded path; without a '%' that is the path itself, used in place.
+  std::string_view key = path;
+  if (path.find('%') != std::string_view::npos) {
+    if (!http::PercentDecode(path, ctx.scratch)) {
+      return Reply(ctx, req, Handler::kKey, 400, "invalid percent-encoding in key");
+    }
+    key = *ctx.scratch;
+  }
   if (key.size() <= 1) return Reply(ctx, req, Handler::kKey, 400, "empty key");
   if (key.size() - 1 > config_->max_key_bytes) return Reply(ctx, req, Handler::kKey, 414, "key too long");
 

@@ -33,7 +33,7 @@ class Router {
     Buffer* out;
     const http::DateCache* date;
     metrics::ReactorMetrics* metrics;
-    std::string* scratch;  // reused for the decoded key
+    std::string* scratch;  // reused for a key that has %-escapes to decode
     bool close;            // the response is the last on its connection
   };
 

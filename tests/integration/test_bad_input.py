@@ -153,6 +153,15 @@ class BadInputTest(KvdTestCase):
         raw = b"GET /seed HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n"
         self.bad(raw, 400, True, "bare CR")
 
+    def test_bare_cr_before_header_value(self):
+        # llhttp 8.1 takes the byte after such a CR for the line's LF: "X: \rvY: z" would smuggle
+        # a header in (here a Transfer-Encoding that would change the framing).
+        for raw in (b"GET /seed HTTP/1.1\r\nHost: x\r\nX-A: \rv\r\n\r\n",
+                    b"POST /seed HTTP/1.1\r\nHost: x\r\nX-A:\rxTransfer-Encoding: chunked\r\n\r\n"
+                    b"0\r\n\r\n"):
+            with self.subTest(raw=raw):
+                self.bad(raw, 400, True, "bare CR before a value")
+
     def test_nul_in_header(self):
         self.bad(b"GET /seed HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, True, "NUL in value")
         self.bad(b"GET /seed HTTP/1.1\r\nHost: x\r\nX-\x00A: ab\r\n\r\n", 400, True, "NUL in name")
