@@ -208,7 +208,7 @@ void Worker::OnOpen(Connection& c, int64_t now) {
   c.carry_len = 0;
   stats_.errors.connections_opened++;
   for (uint32_t i = 0; i < c.cap; i++) EnqueueGet(c);
-  SetEvents(c, EPOLLIN);
+  SetEvents(c, EPOLLIN | EPOLLET);
   Flush(c);
 }
 
@@ -276,73 +276,81 @@ bool Worker::Flush(Connection& c) {
   if (w > 0) c.woff += static_cast<size_t>(w);
   if (c.woff == c.wlen) {
     c.woff = c.wlen = 0;
-    SetEvents(c, EPOLLIN);
+    SetEvents(c, EPOLLIN | EPOLLET);
   } else {
-    SetEvents(c, EPOLLIN | EPOLLOUT);
+    SetEvents(c, EPOLLIN | EPOLLOUT | EPOLLET);
   }
   return true;
 }
 
+// Open connections are edge-triggered (EPOLLET): epoll then reports a connection once per arrival
+// of bytes instead of polling it again on the next epoll_wait, so it is read until a short read
+// (drained: any later bytes raise a new edge).
 void Worker::OnReadable(Connection& c) {
   char* const buf = read_buf_.get();
-  if (c.carry_len) std::memcpy(buf, c.carry.get(), c.carry_len);
-  const ssize_t r = recv(c.fd, buf + c.carry_len, kReadBytes, 0);
-  if (r <= 0) {
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    Fail(c, r == 0 ? stats_.errors.closed : stats_.errors.read, NowNs());
-    return;
-  }
-  const int64_t now = NowNs();
-  c.last_recv_ns = now;
-  const bool in_window = now >= clock_.measure_ns && now < clock_.end_ns;
-  const size_t sec = in_window ? static_cast<size_t>((now - clock_.measure_ns) / kNsPerSec) : 0;
-  const size_t len = c.carry_len + static_cast<size_t>(r);
-  size_t off = 0;
-  while (off < len) {
-    if (c.count == 0) {  // a response nobody asked for
-      Fail(c, stats_.errors.protocol, now);
+  for (;;) {
+    if (c.carry_len) std::memcpy(buf, c.carry.get(), c.carry_len);
+    const ssize_t r = recv(c.fd, buf + c.carry_len, kReadBytes, 0);
+    if (r <= 0) {
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+      Fail(c, r == 0 ? stats_.errors.closed : stats_.errors.read, NowNs());
       return;
     }
-    const InFlight f = c.Front();
-    size_t used = 0;
-    const auto res = c.parser.Parse(buf + off, len - off, f.follow, &used);
-    off += used;
-    if (res == ResponseParser::Result::kNeedMore) break;
-    if (res == ResponseParser::Result::kError) {
-      Fail(c, stats_.errors.protocol, now);
-      return;
-    }
-    const Response& resp = c.parser.response();
-    c.Pop();
-    local_responses_[f.kind]++;
-    if (in_window && f.sent_ns >= clock_.measure_ns) {
-      KindStats& k = stats_.kind[f.kind];
-      k.latency.Record(static_cast<uint64_t>(now - f.sent_ns));
-      k.responses++;
-      if (resp.status >= 200 && resp.status < 300) {
-        k.status_2xx++;
+    const int64_t now = NowNs();
+    c.last_recv_ns = now;
+    const bool in_window = now >= clock_.measure_ns && now < clock_.end_ns;
+    const size_t sec = in_window ? static_cast<size_t>((now - clock_.measure_ns) / kNsPerSec) : 0;
+    const size_t len = c.carry_len + static_cast<size_t>(r);
+    size_t off = 0;
+    while (off < len) {
+      if (c.count == 0) {  // a response nobody asked for
+        Fail(c, stats_.errors.protocol, now);
+        return;
+      }
+      const InFlight f = c.Front();
+      size_t used = 0;
+      const auto res = c.parser.Parse(buf + off, len - off, f.follow, &used);
+      off += used;
+      if (res == ResponseParser::Result::kNeedMore) break;
+      if (res == ResponseParser::Result::kError) {
+        Fail(c, stats_.errors.protocol, now);
+        return;
+      }
+      const Response& resp = c.parser.response();
+      c.Pop();
+      local_responses_[f.kind]++;
+      if (in_window && f.sent_ns >= clock_.measure_ns) {
+        KindStats& k = stats_.kind[f.kind];
+        k.latency.Record(static_cast<uint64_t>(now - f.sent_ns));
+        k.responses++;
+        if (resp.status >= 200 && resp.status < 300) {
+          k.status_2xx++;
+        } else {
+          k.status_non2xx++;
+        }
+        k.bytes += resp.wire_bytes;
+        if (sec < seconds_) {
+          k.requests_per_sec[sec]++;
+          k.bytes_per_sec[sec] += resp.wire_bytes;
+        }
+      }
+      if (resp.close) {  // the server will close after this response
+        Drop(c, now, 0);
+        return;
+      }
+      // Replies never outnumber the requests in flight, so the unsent requests (and wbuf) stay
+      // within `pipelining` however many reads this loop makes.
+      if (f.kind == kGet && f.follow) {
+        const bool ok = resp.value_ok && resp.value != INT64_MAX;
+        EnqueueSet(c, ok ? resp.value + 1 : 1);
       } else {
-        k.status_non2xx++;
-      }
-      k.bytes += resp.wire_bytes;
-      if (sec < seconds_) {
-        k.requests_per_sec[sec]++;
-        k.bytes_per_sec[sec] += resp.wire_bytes;
+        EnqueueGet(c);
       }
     }
-    if (resp.close) {  // the server will close after this response
-      Drop(c, now, 0);
-      return;
-    }
-    if (f.kind == kGet && f.follow) {
-      const bool ok = resp.value_ok && resp.value != INT64_MAX;
-      EnqueueSet(c, ok ? resp.value + 1 : 1);
-    } else {
-      EnqueueGet(c);
-    }
+    c.carry_len = len - off;
+    if (c.carry_len) std::memcpy(c.carry.get(), buf + off, c.carry_len);
+    if (static_cast<size_t>(r) < kReadBytes) break;  // drained
   }
-  c.carry_len = len - off;
-  if (c.carry_len) std::memcpy(c.carry.get(), buf + off, c.carry_len);
   if (c.events & EPOLLOUT) return;  // a send is pending: EPOLLOUT will flush
   Flush(c);
 }

@@ -4,7 +4,8 @@
 // Per connection: `pipelining` requests are always in flight (one per pipeline slot, see
 // workload.h for what each slot sends). After each read, every complete response is matched, in
 // order, to the connection's FIFO of in-flight requests, checked (ResponseParser), recorded, and
-// replaced by the slot's next request; all requests produced by one read go out in one send().
+// replaced by the slot's next request; all requests produced by one readable event go out in one
+// send().
 // A request's latency runs from the send() of the batch that carried it to the read() that
 // completed its response. Protocol errors and socket errors close the connection and reconnect
 // it (in-flight requests are then lost, never counted as answered); "Connection: close" from the

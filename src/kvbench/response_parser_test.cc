@@ -174,6 +174,56 @@ TEST_CASE("rejects invalid responses, whole or split") {
   }
 }
 
+TEST_CASE("kvd's head (names matched by the fast path), split at every byte boundary") {
+  const std::string kvd =
+      "HTTP/1.1 200 OK\r\nDate: Mon, 30 Nov 2026 01:39:03 GMT\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\n12";
+  for (size_t split = 1; split <= kvd.size(); split++) {
+    Parsed r = Feed(kvd + kvd, {split});
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.responses.size() == 2);
+    CHECK(r.responses[1].value == 12);
+    CHECK(r.responses[1].wire_bytes == kvd.size());
+  }
+  // Names that only start like a known one take the generic path.
+  Parsed r = Feed("HTTP/1.1 200 OK\r\nContent-Length-X: 9\r\nDate-Y: 1\r\nContent-Length: 0\r\n\r\n",
+                  {1000});
+  REQUIRE_FALSE(r.error);
+  CHECK(r.responses.at(0).content_length == 0);
+  CHECK(Feed("HTTP/1.1 200 OK\r\nDate : x\r\nContent-Length: 0\r\n\r\n", {1000}).error);
+  CHECK(Feed("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", {1000}).error);
+  CHECK(Feed("HTTP/1.1 200 OK\r\ncontent-length: 1\r\nContent-Length: 2\r\n\r\nab", {1000}).error);
+}
+
+TEST_CASE("every byte value at every offset of a field value and of the reason phrase") {
+  // The value scan steps 8 bytes at a time: check each byte class at each position of a word,
+  // and near the end of the buffer. Allowed: HTAB, SP..'~', 0x80..0xff (obs-text).
+  for (int b = 0; b < 256; b++) {
+    const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
+    for (size_t off = 0; off < 20; off++) {
+      const std::string value = std::string(off, 'a') + static_cast<char>(b) + std::string(9, 'z');
+      const std::string field =
+          "HTTP/1.1 200 OK\r\nX-Value: " + value + "\r\nContent-Length: 0\r\n\r\n";
+      const std::string reason = "HTTP/1.1 200 " + value + "\r\nContent-Length: 0\r\n\r\n";
+      CAPTURE(b);
+      CAPTURE(off);
+      for (const std::string& wire : {field, reason}) {
+        Parsed whole = Feed(wire, {wire.size()});
+        CHECK(whole.error == !allowed);
+        if (allowed) CHECK(whole.responses.size() == 1);
+        // Cut right after the byte, in a buffer of exactly that size (ASan builds catch reads
+        // past it): the scan must stop at the end of what it was given.
+        const std::vector<char> cut(wire.begin(), wire.end() - 23 - 9);
+        ResponseParser p;
+        size_t used = 0;
+        const auto res = p.Parse(cut.data(), cut.size(), false, &used);
+        const bool more = allowed || b == '\r';  // a CR at the end may yet be followed by LF
+        CHECK(res == (more ? ResponseParser::Result::kNeedMore : ResponseParser::Result::kError));
+      }
+    }
+  }
+}
+
 TEST_CASE("an identical repeated Content-Length is accepted") {
   Parsed r = Feed("HTTP/1.1 200 OK\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\n7", {2});
   REQUIRE_FALSE(r.error);

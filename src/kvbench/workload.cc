@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <array>
+#include <bit>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -110,52 +112,90 @@ bool ResolveTarget(Target* t, std::string* error) {
   return true;
 }
 
+namespace {
+
+constexpr size_t kBlock = 16;  // RequestWriter::Put()'s copy unit
+
+// "00" "01" ... "99": two digits per division.
+constexpr std::array<char, 200> MakeDigitPairs() {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; i++) {
+    t[2 * i] = static_cast<char>('0' + i / 10);
+    t[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}
+constexpr auto kDigitPairs = MakeDigitPairs();
+
+}  // namespace
+
 size_t WriteDecimal(char* out, uint64_t v) {
-  char tmp[20];
-  char* p = tmp + sizeof tmp;
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  const size_t n = static_cast<size_t>(tmp + sizeof tmp - p);
-  std::memcpy(out, p, n);
+  // The number of digits first (so that they are written in place, last first): floor(log10)
+  // estimated from the bit length (1233 / 4096 ~ log10(2)), then corrected by one compare.
+  static constexpr uint64_t kPow10[20] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+      100000000, 1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000,
+      100000000000000, 1000000000000000, 10000000000000000, 100000000000000000,
+      1000000000000000000, 10000000000000000000ULL};
+  const int t = std::bit_width(v | 1) * 1233 >> 12;
+  const size_t n = static_cast<size_t>(t - ((v | 1) < kPow10[t]) + 1);
+  char* p = out + n;
+  while (v >= 100) {
+    p -= 2;
+    std::memcpy(p, &kDigitPairs[(v % 100) * 2], 2);
+    v /= 100;
+  }
+  if (v >= 10) {
+    std::memcpy(p - 2, &kDigitPairs[v * 2], 2);
+  } else {
+    p[-1] = static_cast<char>('0' + v);
+  }
   return n;
+}
+
+RequestWriter::Piece::Piece(std::string s) : padded(std::move(s)), size(padded.size()) {
+  padded.resize((size + kBlock - 1) / kBlock * kBlock, '\0');
+}
+
+char* RequestWriter::Put(char* out, const Piece& piece) {
+  for (size_t i = 0; i < piece.size; i += kBlock)
+    std::memcpy(out + i, piece.padded.data() + i, kBlock);  // constant size: inlined
+  return out + piece.size;
 }
 
 RequestWriter::RequestWriter(const Config& config) : value_bytes_(config.value_bytes) {
   const Target& t = config.target;
-  get_prefix_ = absl::StrCat("GET ", t.path_prefix, "/");
-  get_suffix_ = absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\n\r\n");
-  set_prefix_ = absl::StrCat(config.set_method, " ", t.path_prefix, "/");
-  set_suffix_ = absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\nContent-Length: ");
-  if (value_bytes_ > 0) absl::StrAppend(&set_suffix_, value_bytes_, "\r\n\r\n");
-  const size_t get_max = get_prefix_.size() + 20 + get_suffix_.size();
-  const size_t set_max = set_prefix_.size() + 20 + set_suffix_.size() +
+  get_prefix_ = Piece(absl::StrCat("GET ", t.path_prefix, "/"));
+  get_suffix_ = Piece(absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\n\r\n"));
+  set_prefix_ = Piece(absl::StrCat(config.set_method, " ", t.path_prefix, "/"));
+  std::string set_suffix = absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\nContent-Length: ");
+  if (value_bytes_ > 0) absl::StrAppend(&set_suffix, value_bytes_, "\r\n\r\n");
+  set_suffix_ = Piece(std::move(set_suffix));
+  // Each Put() may write up to kBlock - 1 bytes past its piece (later overwritten): count one
+  // block of scratch past the longest request.
+  const size_t get_max = get_prefix_.size + 20 + get_suffix_.size;
+  const size_t set_max = set_prefix_.size + 20 + set_suffix_.size +
                          (value_bytes_ > 0 ? value_bytes_ : 20 + 4 + 20);
-  max_bytes_ = std::max(get_max, set_max);
+  max_bytes_ = std::max(get_max, set_max) + kBlock;
 }
 
 size_t RequestWriter::WriteGet(char* out, uint64_t key) const {
-  char* p = out;
-  std::memcpy(p, get_prefix_.data(), get_prefix_.size());
-  p += get_prefix_.size();
+  char* p = Put(out, get_prefix_);
   p += WriteDecimal(p, key);
-  std::memcpy(p, get_suffix_.data(), get_suffix_.size());
-  p += get_suffix_.size();
+  p = Put(p, get_suffix_);
   return static_cast<size_t>(p - out);
 }
 
 size_t RequestWriter::WriteBody(char* out, int64_t value) const {
-  char digits[21];
-  size_t n = 0;
   const bool neg = value < 0;
   const uint64_t mag = neg ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
+  if (value_bytes_ == 0) {
+    if (neg) *out = '-';
+    return neg + WriteDecimal(out + neg, mag);
+  }
+  char digits[21];
+  size_t n = 0;
   if (neg) digits[n++] = '-';
   n += WriteDecimal(digits + n, mag);
-  if (value_bytes_ == 0) {
-    std::memcpy(out, digits, n);
-    return n;
-  }
   if (n >= value_bytes_) {  // keep the last value_bytes_ characters (drops the sign first)
     std::memcpy(out, digits + (n - value_bytes_), value_bytes_);
     return value_bytes_;
@@ -177,22 +217,24 @@ size_t RequestWriter::WriteBody(char* out, int64_t value) const {
 }
 
 size_t RequestWriter::WriteSet(char* out, uint64_t key, int64_t value) const {
-  char* p = out;
-  std::memcpy(p, set_prefix_.data(), set_prefix_.size());
-  p += set_prefix_.size();
+  char* p = Put(out, set_prefix_);
   p += WriteDecimal(p, key);
-  std::memcpy(p, set_suffix_.data(), set_suffix_.size());
-  p += set_suffix_.size();
+  p = Put(p, set_suffix_);
   if (value_bytes_ > 0) {
     p += WriteBody(p, value);
   } else {
-    char body[24];
+    // The length goes first: write the body where it goes after a two-digit length (the
+    // longest: "-9223372036854775808" is 20 bytes), then move it if the length has one digit.
+    char* body = p + 2 + 4;
     const size_t n = WriteBody(body, value);
-    p += WriteDecimal(p, n);
+    if (n < 10) {
+      *p++ = static_cast<char>('0' + n);
+      std::memmove(p + 4, body, 16);  // constant size: one inline move; past n is scratch
+    } else {
+      p += WriteDecimal(p, n);
+    }
     std::memcpy(p, "\r\n\r\n", 4);
-    p += 4;
-    std::memcpy(p, body, n);
-    p += n;
+    p += 4 + n;
   }
   return static_cast<size_t>(p - out);
 }

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "kvbench/report.h"
 #include "kvbench/rng.h"
 
@@ -57,6 +60,58 @@ TEST_CASE("requests are exact and within max_request_bytes") {
   CHECK(n <= w.max_request_bytes());
   buf.assign(w.max_request_bytes(), '\0');
   CHECK(w.WriteGet(buf.data(), UINT64_MAX) <= w.max_request_bytes());
+}
+
+TEST_CASE("WriteDecimal at every digit-count boundary") {
+  std::vector<uint64_t> values = {0, 1, 9, UINT64_MAX, UINT64_MAX - 1};
+  for (uint64_t p = 10; p <= 10000000000000000000ULL; p *= 10) {
+    values.insert(values.end(), {p - 1, p, p + 1, p * 5 + 3});
+    if (p == 10000000000000000000ULL) break;
+  }
+  for (uint64_t v : values) {
+    char out[21] = {};
+    const size_t n = WriteDecimal(out, v);
+    CHECK(std::string(out, n) == std::to_string(v));
+    CHECK(out[n] == '\0');  // writes exactly its digits
+  }
+}
+
+TEST_CASE("every body length, in exactly max_request_bytes of memory") {
+  // The writer copies whole blocks and moves short bodies with a fixed-size move: check the
+  // bytes it returns against a plain formatting, in a buffer of exactly max_request_bytes()
+  // (ASan builds catch a write past it), for keys and bodies of every length and sign.
+  const Config c = TestConfig(0);
+  RequestWriter w(c);
+  std::vector<int64_t> bodies = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+  for (int64_t p = 10;; p *= 10) {
+    bodies.insert(bodies.end(), {p - 1, p, -(p - 1), -p});
+    if (p == 1000000000000000000LL) break;
+  }
+  for (int64_t b : bodies) {
+    for (uint64_t key : {uint64_t{0}, uint64_t{123456}, UINT64_MAX}) {
+      const std::string body = std::to_string(b);
+      std::vector<char> buf(w.max_request_bytes());
+      const size_t n = w.WriteSet(buf.data(), key, b);
+      CHECK(std::string(buf.data(), n) ==
+            "POST /" + std::to_string(key) + " HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+      CHECK(w.Body(b) == body);
+      std::vector<char> get(w.max_request_bytes());
+      const size_t g = w.WriteGet(get.data(), key);
+      CHECK(std::string(get.data(), g) ==
+            "GET /" + std::to_string(key) + " HTTP/1.1\r\nHost: 127.0.0.1:8081\r\n\r\n");
+    }
+  }
+  // Long templates (a long path prefix and host) span several blocks.
+  Config long_uri = c;
+  std::string err;
+  const std::string prefix = "/" + std::string(40, 'p');
+  REQUIRE(ParseUri("http://" + std::string(30, 'h') + ":9" + prefix, &long_uri.target, &err));
+  RequestWriter lw(long_uri);
+  std::vector<char> buf(lw.max_request_bytes());
+  const size_t n = lw.WriteGet(buf.data(), 77);
+  CHECK(std::string(buf.data(), n) ==
+        "GET " + prefix + "/77 HTTP/1.1\r\nHost: " + std::string(30, 'h') + ":9\r\n\r\n");
 }
 
 TEST_CASE("PUT and a path prefix") {
