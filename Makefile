@@ -32,7 +32,7 @@ DEPS_STAMP :=
 
 include third_party/llhttp.mk
 
-LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc" -not -path "src/kvbench/*"))
+LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc" -not -path "src/kvbench/*" -not -path "src/floor/*"))
 TEST_SRCS  := $(shell find src -name '*_test.cc')
 BENCH_SRCS := $(shell find src/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
 LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
@@ -42,13 +42,14 @@ BENCH_LIB_OBJS := $(filter-out %/main.o,$(BENCH_OBJS))
 
 KVD      := $(if $(SAN),$(BUILD)/kvd,kvd)
 KVBENCH  := $(if $(SAN),$(BUILD)/kvbench,kvbench)
+KVFLOOR  := $(BUILD)/kvfloor
 UNIT     := $(BUILD)/unit_tests
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
 .PHONY: all run test unit integration clean install uninstall
-all: $(KVD) $(if $(BENCH_SRCS),$(KVBENCH))
+all: $(KVD) $(if $(BENCH_SRCS),$(KVBENCH)) $(KVFLOOR)
 
 $(BUILD)/%.o: %.cc $(LLHTTP_LIB)
 	@mkdir -p $(dir $@)
@@ -61,6 +62,10 @@ $(KVD): $(BUILD)/src/main.o $(LIB_OBJS) $(LLHTTP_LIB)
 $(KVBENCH): $(BENCH_OBJS) $(BUILD)/src/util/flag_names.o
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# The benchmarks' cost floor (src/floor): a fixed-response epoll loop, not part of kvd.
+$(KVFLOOR): $(BUILD)/src/floor/floor_server.o
+	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 $(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(BENCH_LIB_OBJS) $(LLHTTP_LIB)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -71,7 +76,7 @@ unit: $(UNIT)
 	$(UNIT)
 
 test: all $(UNIT)
-	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) UNIT_BIN=$(abspath $(UNIT)) KVD_SAN=$(SAN) \
+	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) KVFLOOR_BIN=$(abspath $(KVFLOOR)) UNIT_BIN=$(abspath $(UNIT)) KVD_SAN=$(SAN) \
 	  bash tests/run.sh
 
 # Installs the binaries, and the systemd unit with its paths rewritten for PREFIX.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kvd against its peers on this machine, in one run: kvd (1 reactor, and all reactors), nginx
-# answering `return 200 "1";` (1 worker) and Redis (no persistence), at 20 connections x
-# pipelining 10 and x pipelining 1. Writes the "bench" section and the "target vs measured" table
+# answering `return 200 "1";` (1 worker), Redis (no persistence), and kvfloor (src/floor: an epoll
+# loop that parses nothing and answers the bytes of a kvd GET hit, the floor the kernel and the
+# client's batching set), at 20 connections x pipelining 10 and x pipelining 1. Writes the "bench" section and the "target vs measured" table
 # of docs/benchmarks.md, and the chart docs/img/bench.png.
 #
 #   scripts/bench.sh [--duration=SECONDS] [--repeat=N] [--nice=N] [--no-build] [--no-peers]
@@ -9,8 +10,8 @@
 #
 #   --duration  measured seconds per run (default 10)
 #   --repeat    runs of each key shape, the median is quoted (default 3); the key shapes are
-#               kvd 1 reactor x {P10, P1}, kvd all reactors x P10, nginx x P10, Redis x P10 and
-#               the half-load latency shape; the other shapes run once
+#               kvd 1 reactor x {P10, P1}, kvd all reactors x P10, nginx x P10, Redis x P10,
+#               kvfloor x {P10, P1} and the half-load latency shape; the other shapes run once
 #   --no-build  do not run `make` first (use ./kvd and ./kvbench as they are)
 #   --no-peers  kvd only (the ratio table is then left out)
 #   --nice      run every server and client under `nice -n N` (e.g. -10: other work on the machine
@@ -20,14 +21,15 @@
 # Per run: requests/s (the client's count over the measured window), latency p50/p99 for GET and
 # POST (SET for Redis), server CPU time per request (utime+stime of the server process from
 # /proc/PID/stat before/after, divided by the requests the server itself counted: kvd's
-# api_requests_total, nginx's stub_status, Redis's total_commands_processed), kvd's syscalls per
+# api_requests_total, nginx's stub_status, Redis's total_commands_processed, kvfloor's count on
+# SIGUSR1), kvd's syscalls per
 # request (kvd_syscalls_total delta), read+write syscalls per request for every server (syscr +
 # syscw from /proc/PID/io), the CPU used by the client and by everything else on the machine
 # (from /proc/stat), and the server's RSS after the run.
 #
 # Pinning (2+ CPUs): servers on CPU 1, clients on CPU 0; the all-reactor kvd and its client are
 # left unpinned. Every process this script starts is stopped by its PID. A run takes about
-# (3 + 6 x repeat) x duration seconds plus ~30 s (~4 min with the defaults).
+# (3 + 8 x repeat) x duration seconds plus ~30 s (~5 min with the defaults).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -92,11 +94,17 @@ for shape, limit, label in (("p10", 0.7, "pipelining 10"), ("p1", 5.0, "no pipel
     okn = None if vn is None else vn <= limit
     bound = ""
     if ok is False:
-        bound = (f"both halves: {num(sy)} µs is system time — {num(f(f'bench_sys_{shape}_1r'), '{:.2f}')} "
-                 f"syscalls per request, TCP reads and writes on loopback, where a write also runs the "
-                 f"receiving socket's input path — and {num(us)} µs user time, kvd's own code: "
+        fl, fls = f(f"bench_cpu_{shape}_floor"), f(f"bench_cpu_sys_{shape}_floor")
+        bound = (f"{num(sy)} µs of it is system time ({num(f(f'bench_sys_{shape}_1r'), '{:.2f}')} syscalls "
+                 f"per request: loopback TCP reads and writes, where a write also runs the receiving "
+                 f"socket's input path) and {num(us)} µs user time, kvd's own code: "
                  f"{s('cost_ir_get')} (GET) / {s('cost_ir_post')} (POST) instructions per request, "
                  f"{s('cost_parse_share_get')}% / {s('cost_parse_share_post')}% of them in HTTP parsing (Cost)")
+        if fl is not None:
+            bound += (f". The floor, measured in the same run with the same client: kvfloor, an epoll "
+                      f"loop that parses nothing and answers fixed bytes, spends {num(fl)} µs a request "
+                      f"({num(fls)} µs system) — the target asks for kvd's real work at "
+                      f"{num(limit / fl if fl else None)}x that loop's cost on this machine")
     meas = f"{num(v)} µs (1 reactor); {num(va)} µs (all reactors)"
     if vn is not None:
         meas += f"; {num(vn)} µs at {NICE}"
@@ -123,6 +131,11 @@ if ok is False:
         bound += (f". At {num(c)} µs of server CPU a request one core serves at most "
                   f"{num(1e6 / c, '{:,.0f}')} req/s, and on 2 cores kvbench needs one of them "
                   f"(~{num(f('cross_kvbench_us'))} µs a request, Cross-check)")
+    fr = f("bench_rps_p10_floor")
+    if fr is not None:
+        bound += (f". The same client on the same core drives kvfloor (no server work) at "
+                  f"{num(fr, '{:,.0f}')} req/s at {num(f('bench_cpu_p10_floor'))} µs of server CPU a "
+                  f"request: 1M needs kvd at or under ~1.0 µs a request on its core")
 meas = f"{num(v, '{:,.0f}')} ({s('bench_rps_p10_best_cfg')})"
 if vn is not None:
     meas += f"; {num(vn, '{:,.0f}')} at {NICE} ({s('bench_rps_p10_best_cfg_nice')})"
@@ -177,10 +190,21 @@ if f("expiry_max_ms_nice") is not None:
 bound = ""
 if ok is False or okn is False or (f("expiry_slice_ms") or 0) > 2:
     bound = (f"reclaiming costs {num(f('expiry_reclaim_ns_per_key'), '{:.0f}')} ns a key on the thread "
-             f"that serves the sockets, in slices of up to 10,000 keys: {num(f('expiry_slice_ms'), '{:.1f}')} ms "
+             f"that serves the sockets, in slices of up to {num(f('expiry_budget'), '{:,.0f}')} keys: {num(f('expiry_slice_ms'), '{:.1f}')} ms "
              f"per slice when a backlog builds; the maxima of 10 s runs also carry the other processes' "
              f"preemptions (compare the runs without expiry)")
 rows.append(("latency spike when 1M keys expire at once", "≤ 2 ms added", meas, verdict(ok, okn), bound))
+# 8: the load generator
+v = f("cross_floor_ratio")
+ok = None if v is None else v >= 2
+bound = ""
+if ok is False:
+    kb, wk, ks = f("cross_floor_kvbench_us"), f("cross_floor_wrk_us"), f("cross_floor_kvbench_sys_us")
+    bound = (f"client CPU per request {num(kb)} µs (kvbench) vs {num(wk)} µs (wrk); {num(ks)} µs of "
+             f"kvbench's is system time — loopback reads and writes every client pays — so a client doing "
+             f"no work of its own would still reach at most {num(wk / ks if ks else None)}x (Cross-check)")
+rows.append(("kvbench vs wrk (pipelining Lua script), one client core, server not the limit", "≥ 2x",
+             f"{num(v)}x (kvfloor as the server)" if v is not None else "—", verdict(ok), bound))
 out = ["## Target vs measured", "",
        "Rebuilt by `scripts/bench.sh --targets-only` (every script calls it) from the figures in the "
        "sections below; medians where a shape was run more than once. The verdict is taken on the "
@@ -262,6 +286,11 @@ EOF
   NGINX_MASTER=$master
   say "nginx: master $master worker $worker port $port"
 }
+start_floor() {
+  run_floor "${SRV_PIN[@]}"
+  PID[floor]=$FLOOR_PID PORT[floor]=$FLOOR_PORT KIND[floor]=floor
+  say "kvfloor: pid $FLOOR_PID port $FLOOR_PORT"
+}
 start_redis() {
   run_redis "${SRV_PIN[@]}"
   PID[redis]=$REDIS_PID PORT[redis]=$REDIS_PORT KIND[redis]=redis
@@ -277,6 +306,7 @@ server_counts() {  # server_counts NAME -> "requests syscalls"
     nginx) curl -s "http://127.0.0.1:$port/nginx_status" | awk 'NR == 3 {print $3, "NA"}' ;;
     redis) redis-cli -p "$port" info stats | tr -d '\r' |
            awk -F: '/^total_commands_processed/ {print $2, "NA"}' ;;
+    floor) echo "$(floor_count) NA" ;;
   esac
 }
 
@@ -317,6 +347,7 @@ warm_http() {  # warm_http NAME PIN
 # --- servers ---------------------------------------------------------------------------------
 start_kvd kvd1 1 "${SRV_PIN[@]}"
 start_kvd kvdall "$ncpu" "${NICE[@]}"
+start_floor
 if [ "$peers" = 1 ]; then
   start_nginx
   start_redis
@@ -325,6 +356,7 @@ fi
 say "warm-up"
 warm_http kvd1 pinned
 warm_http kvdall unpinned
+warm_http floor pinned
 REDIS_N10=0 REDIS_N1=0
 if [ "$peers" = 1 ]; then
   warm_http nginx pinned
@@ -342,6 +374,8 @@ for round in $(seq "$repeat"); do
   measure kvd1 kvd_1_reactor p10 "$round" pinned kvbench 20 10
   measure kvd1 kvd_1_reactor p1 "$round" pinned kvbench 20 1
   measure kvdall kvd_all_reactors p10 "$round" unpinned kvbench 20 10
+  measure floor kvfloor p10 "$round" pinned kvbench 20 10
+  measure floor kvfloor p1 "$round" pinned kvbench 20 1
   if [ "$peers" = 1 ]; then
     measure nginx nginx_1_worker p10 "$round" pinned kvbench 20 10
     measure redis "redis" p10 "$round" pinned redis 20 10 "$REDIS_N10"
@@ -434,7 +468,7 @@ def med(rs, k):
 def fmt(v, f="{:.2f}"):
     return "—" if v is None else f.format(v)
 
-order = ["kvd 1 reactor", "kvd all reactors", "nginx 1 worker", "redis"]
+order = ["kvd 1 reactor", "kvd all reactors", "nginx 1 worker", "redis", "kvfloor"]
 shape_name = {"p10": "20 conns x pipelining 10", "p1": "20 conns x pipelining 1"}
 def sname(shape):
     if shape.startswith("half:"):
@@ -480,6 +514,12 @@ if any(len(rows[k]) > 1 for k in keys):
         if len(rows[k]) > 1:
             L.append(f"- {k[0]}, {sname(k[1])}: " + "; ".join(f"{r['rps']:,.0f} req/s, {r['cpu']:.2f} µs, others {r['others']:.2f}" for r in rows[k]))
     L.append("")
+L.append("kvfloor (`src/floor/`, built by `make` as `build/kvfloor`) is the floor under every HTTP "
+         "server here: an epoll loop like one kvd reactor that parses nothing and answers each request "
+         "end (CRLFCRLF) with the bytes of a kvd GET hit, one write per read. Its CPU per request is "
+         "what the kernel (loopback TCP) and the client's batching cost on this machine before any "
+         "server work; kvd minus kvfloor is kvd's own work.")
+L.append("")
 L.append("Redis is driven by `redis-benchmark` (its own client; SET and GET are separate phases of the "
          "same run, so its req/s is the harmonic mean of the two and its latencies come from "
          "redis-benchmark's own report), nginx and kvd by kvbench. 'server core busy' is the server's "
@@ -516,6 +556,7 @@ L.append(f"kvbench --uri=http://127.0.0.1:PORT --duration={duration}s --connecti
 L.append("nginx -p DIR -c DIR/nginx.conf -e DIR/error.log    # worker_processes 1; location / { return 200 \"1\"; }")
 L.append("redis-server --port PORT --bind 127.0.0.1 --save '' --appendonly no")
 L.append("redis-benchmark -h 127.0.0.1 -p PORT -P 10 -c 20 -n N -t get,set -r 1000000 --csv   # and -P 1; N sized to ~duration")
+L.append("build/kvfloor --port=0                             # the floor; kill -USR1 prints its count")
 L.append(f"kvbench ... --connections={pick.split('x')[0]} --pipelining={pick.split('x')[1]}   # the half-load shape, picked by 1 s probes")
 L.append("```")
 L.append("")
@@ -535,6 +576,15 @@ for cfg, tag in (("kvd 1 reactor", "1r"), ("kvd all reactors", "all")):
         fig(f"bench_rps_{sh}_{tag}", m["rps"], "{:.0f}")
         fig(f"bench_client_busy_{sh}_{tag}", m["client_busy"]); fig(f"bench_server_busy_{sh}_{tag}", m["server_busy"])
         fig(f"bench_others_{sh}_{tag}", m["others"])
+for sh in ("p10", "p1"):
+    m = M.get(("kvfloor", sh))
+    if m:
+        fig(f"bench_cpu_{sh}_floor", m["cpu"]); fig(f"bench_cpu_user_{sh}_floor", m["cpu_user"])
+        fig(f"bench_cpu_sys_{sh}_floor", m["cpu_sys"]); fig(f"bench_rps_{sh}_floor", m["rps"], "{:.0f}")
+        fig(f"bench_io_{sh}_floor", m["io"]); fig(f"bench_client_busy_{sh}_floor", m["client_busy"])
+    m = M.get(("kvd 1 reactor", sh))
+    if m:
+        fig(f"bench_io_{sh}_1r", m["io"])
 best = max(((M[(c, "p10")]["rps"], c) for c in ("kvd 1 reactor", "kvd all reactors") if (c, "p10") in M))
 fig("bench_rps_p10_best", best[0], "{:.0f}"); fig("bench_rps_p10_best_cfg", best[1].replace(" ", "_"))
 hk = [k for k in M if k[1].startswith("half:")]
@@ -575,12 +625,14 @@ set title "throughput (k requests/s, higher is better)"
 plot "$tmp/chart.dat" using 2:xtic(1) title "kvd 1 reactor" lc rgb "#1f77b4", \
      "" using 4 title "kvd all reactors" lc rgb "#aec7e8", \
      "" using 6 title "nginx 1 worker" lc rgb "#2ca02c", \
-     "" using 8 title "redis" lc rgb "#d62728"
+     "" using 8 title "redis" lc rgb "#d62728", \
+     "" using 10 title "kvfloor (floor)" lc rgb "#7f7f7f"
 set title "server CPU per request (µs, lower is better)"
 plot "$tmp/chart.dat" using 3:xtic(1) title "kvd 1 reactor" lc rgb "#1f77b4", \
      "" using 5 title "kvd all reactors" lc rgb "#aec7e8", \
      "" using 7 title "nginx 1 worker" lc rgb "#2ca02c", \
-     "" using 9 title "redis" lc rgb "#d62728"
+     "" using 9 title "redis" lc rgb "#d62728", \
+     "" using 11 title "kvfloor (floor)" lc rgb "#7f7f7f"
 unset multiplot
 EOF
 

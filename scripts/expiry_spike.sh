@@ -187,7 +187,7 @@ echo "$keys $((c1 - c0)) $(python3 -c "print($w1 - $w0)")" >"$tmp/reclaim"
 say "reclaim: $keys keys, $(( (c1 - c0) / keys )) ns of CPU a key"
 
 python3 - "$tmp/rows" "$tmp/section.md" "$ttl" "$keys" "$conns" "$pipe" "$procs" "$(utc_date)" "$(kvd_version)" "$nice" "$loader" <<'PY'
-import json, os, statistics, sys
+import json, os, re, statistics, sys
 rows_path, body_path, ttl, keys, conns, pipe, procs, date, version, nice, loader = sys.argv[1:]
 suffix = "_nice" if nice else ""
 ttl, keys = float(ttl), int(keys)
@@ -248,16 +248,18 @@ L += ["", "| medians | p99 ms | p99.9 ms | max ms |", "|---|---|---|---|",
 rk, rns, rwall = open(os.path.join(os.path.dirname(rows_path), "reclaim")).read().split()
 rk, rns, rwall = int(rk), int(rns), float(rwall)
 per_key = rns / rk
+# The budget as built (the slice length follows it).
+budget = int(re.search(r"kExpireBudget = (\d+);", open("src/net/reactor.cc").read()).group(1))
 L += ["", f"Reclaiming alone ({rk:,} keys due in the same tick, no clients): **{per_key:.0f} ns of reactor "
       f"CPU a key**, {rns / 1e6:.0f} ms in all and {rwall * 1e3:.0f} ms of wall time until "
       f"`kvd_keys_expired_total` had counted them all (CPU from `/proc/PID/task/*/schedstat`). At that "
-      f"cost one slice of the reactor's expiry budget (10,000 entries per call, `kExpireBudget` in "
+      f"cost one slice of the reactor's expiry budget ({budget:,} entries per call, `kExpireBudget` in "
       f"src/net/reactor.cc) keeps the reactor from its sockets for about "
-      f"**{per_key * 10000 / 1e6:.1f} ms**.", "",
+      f"**{per_key * budget / 1e6:.1f} ms**.", "",
       f"Reproduce: `scripts/expiry_spike.sh{' --nice=' + nice if nice else ''}` (about 2 minutes).", ""]
 figs = dict(expiry_max_ms=mm, expiry_base_max_ms=bm, expiry_p999_ms=m9, expiry_base_p999_ms=b9,
             expiry_burst_max_ms=um, expiry_burst_p999_ms=u9, expiry_fill_s=med("mass", "fill"),
-            expiry_reclaim_ns_per_key=per_key, expiry_slice_ms=per_key * 10000 / 1e6)
+            expiry_reclaim_ns_per_key=per_key, expiry_slice_ms=per_key * budget / 1e6, expiry_budget=budget)
 L += [f"<!-- fig {k}{suffix}={v:.3f} -->" for k, v in figs.items()]
 open(body_path, "w").write("\n".join(L) + "\n")
 print("\n".join(l for l in L if l.startswith("| ") and "ms |" not in l))

@@ -37,6 +37,11 @@
 #                        starts `WRAPPER... redis-server` on a free port, no persistence, logging
 #                        to $tmp/redis.log, and waits for its PONG; sets REDIS_PID and REDIS_PORT.
 #                        Exits 1 (printing the log) if it dies first
+#   run_floor [WRAPPER...]
+#                        starts `WRAPPER... build/kvfloor --port=0` (a copy in $tmp; `make` builds
+#                        it) logging to $tmp/floor.log and waits for its start line; sets
+#                        FLOOR_PID and FLOOR_PORT. Exits 1 (printing the log) if it dies first
+#   floor_count          the requests kvfloor has answered so far (it prints them on SIGUSR1)
 #   stop_pid PID [SIGNAL]
 #                        sends SIGNAL (TERM) to PID, waits for it, removes it from pids
 #
@@ -177,6 +182,31 @@ run_redis() {
     kill -0 "$REDIS_PID" 2>/dev/null || { cat "$tmp/redis.log" >&2; exit 1; }
     sleep 0.05
   done
+}
+
+run_floor() {
+  cp "$ROOT/build/kvfloor" "$tmp/kvfloor"
+  "$@" "$tmp/kvfloor" --port=0 >"$tmp/floor.log" &
+  FLOOR_PID=$!
+  pids+=("$FLOOR_PID")
+  for _ in $(seq 100); do
+    grep -q 'Starting server on' "$tmp/floor.log" && break
+    kill -0 "$FLOOR_PID" 2>/dev/null || { cat "$tmp/floor.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  FLOOR_PORT=$(sed -n 's/.*Starting server on \([0-9]*\).*/\1/p' "$tmp/floor.log")
+  [ -n "$FLOOR_PORT" ] || { echo "$0: kvfloor did not start" >&2; exit 1; }
+}
+
+floor_count() {
+  local before
+  before=$(grep -c '^answered' "$tmp/floor.log" || true)
+  kill -USR1 "$FLOOR_PID"
+  for _ in $(seq 200); do
+    [ "$(grep -c '^answered' "$tmp/floor.log" || true)" -gt "$before" ] && break
+    sleep 0.01
+  done
+  awk '/^answered/ {n = $2} END {print n}' "$tmp/floor.log"
 }
 
 stop_pid() {
