@@ -61,6 +61,13 @@ class RequestParser {
   // True between a request's first byte and its end; false between requests.
   bool in_request() const { return in_request_; }
   bool headers_complete() const { return headers_done_; }
+  // During RequestSink::OnRequest: whether the request's target and body are views of the buffer
+  // being fed (valid until Feed returns), rather than of the parser's own storage (valid only
+  // during the call).
+  bool borrowed() const {
+    return (target_.view.empty() || target_.view.data() != target_.own.data()) &&
+           (body_.view.empty() || body_.view.data() != body_.own.data());
+  }
 
  private:
   static int OnMessageBegin(llhttp_t* p);

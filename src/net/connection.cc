@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 
@@ -115,6 +116,15 @@ bool Connection::ShutdownStep() {
 
 void Connection::Process(const char* data, size_t n, bool from_pending) {
   http::RequestParser::Result r = parser_.Feed(data, n);
+  if (r.status == http::RequestParser::Status::kError) {
+    // The requests before the bad one get their answers first: all of them, since the connection
+    // closes after this (at most kMaxDeferred responses past the output limit).
+    RunDeferred(true);
+  } else if (!RunDeferred(false) && r.status == http::RequestParser::Status::kOk) {
+    // Requests are held, or the output is past its limit: read no more until it drains (what
+    // a pause after the last request of the buffer would have done).
+    r = {http::RequestParser::Status::kPaused, n};
+  }
   switch (r.status) {
     case http::RequestParser::Status::kOk:
       if (from_pending) pending_in_.Clear();
@@ -150,6 +160,65 @@ void Connection::Process(const char* data, size_t n, bool from_pending) {
 
 bool Connection::OnRequest(http::Request& req) {
   Reactor& r = *reactor_;
+  // The usual request is deferred to the end of the buffer, its store memory prefetched now. Not
+  // one whose bytes the parser keeps (they change with the next request), one that closes the
+  // connection, or one with a token to check (its Authorization value is the parser's too).
+  if (req.keep_alive && parser_.borrowed() && r.config().auth_token.empty() && n_deferred_ < kMaxDeferred) {
+    deferred_[n_deferred_++] = req;
+    r.router().Prefetch(req);
+    return n_deferred_ < kMaxDeferred || RunDeferred(false);
+  }
+  if (!RunDeferred(false)) {  // earlier requests wait for the output to drain: so does this one
+    if (n_deferred_ == kMaxDeferred) RunDeferred(true);  // not reached: a full batch is answered
+    deferred_[n_deferred_++] = req;
+    KeepDeferred();
+    return false;
+  }
+  return Answer(req);
+}
+
+bool Connection::MayAnswer() const {
+  return !discard_input_ && out_.size() < reactor_->config().max_output_bytes;
+}
+
+bool Connection::RunDeferred(bool all) {
+  size_t i = 0;
+  while (i < n_deferred_ && (all || MayAnswer())) Answer(deferred_[i++]);
+  bool done = i == n_deferred_;
+  if (done) {
+    n_deferred_ = 0;
+    kept_ = false;
+  } else if (i > 0 || !kept_) {
+    std::move(deferred_ + i, deferred_ + n_deferred_, deferred_);
+    n_deferred_ -= i;
+    KeepDeferred();
+  }
+  return done && MayAnswer();
+}
+
+void Connection::KeepDeferred() {
+  // Rare (output backpressure): the requests outlive the buffer their views point into, so copy
+  // their bytes into a new string (the old views, possibly into kept_bytes_, stay valid while
+  // copying), then point the views at it — after the swap, which moves short (inline) strings.
+  std::string kept;
+  for (size_t i = 0; i < n_deferred_; ++i) {
+    kept.append(deferred_[i].target);
+    kept.append(deferred_[i].body);
+  }
+  kept_bytes_.swap(kept);
+  const char* at = kept_bytes_.data();
+  for (size_t i = 0; i < n_deferred_; ++i) {
+    http::Request& q = deferred_[i];
+    q.target = {at, q.target.size()};
+    at += q.target.size();
+    q.body = {at, q.body.size()};
+    at += q.body.size();
+  }
+  kept_ = true;
+}
+
+bool Connection::Answer(const http::Request& req) {
+  Reactor& r = *reactor_;
   Router::Context ctx{r.now_ms(), &out_, &r.date(), &r.m(), r.key_scratch(), !req.keep_alive};
   Router::Outcome o = r.router().Handle(req, ctx);
   metrics::Method m = MetricsMethod(req.method);
@@ -163,12 +232,15 @@ bool Connection::OnRequest(http::Request& req) {
     discard_input_ = true;
     stop_reading_ = true;
     close_after_flush_ = true;
-    return false;
   }
-  return out_.size() < r.config().max_output_bytes;
+  return MayAnswer();
 }
 
-void Connection::OnContinue() { out_.Append(http::k100Continue); }
+void Connection::OnContinue() {
+  // The interim response follows the answers to every earlier request.
+  RunDeferred(true);
+  out_.Append(http::k100Continue);
+}
 
 void Connection::RecordBatch() {
   if (unflushed_ == 0) return;
@@ -205,8 +277,18 @@ bool Connection::Flush() {
     RecordBatch();
     out_.ShrinkIfIdle(kKeepBufferBytes);
     if (!paused_) break;
-    // Output drained: go on with the requests that were waiting for room.
+    // Output drained: go on with the requests that were waiting for room — those held first.
     paused_ = false;
+    bool go_on = RunDeferred(false);
+    if (discard_input_) {  // a held request closed the connection: the rest is not answered
+      pending_in_.Clear();
+      if (out_.empty()) break;
+      continue;
+    }
+    if (!go_on) {  // past the limit again: write first
+      paused_ = true;
+      continue;
+    }
     parser_.Resume();
     Process(pending_in_.data(), pending_in_.size(), true);
     if (out_.empty()) break;

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "http/parser.h"
 #include "http/request.h"
@@ -46,6 +47,13 @@ class Connection final : public http::RequestSink {
 
  private:
   bool OnRequest(http::Request& req) override;
+  bool Answer(const http::Request& req);  // routes one request; returns MayAnswer()
+  // Whether more requests may be answered now: output under --max-output-bytes, not closing.
+  bool MayAnswer() const;
+  // Answers the deferred requests in order, while MayAnswer() (or all of them); the rest stay
+  // deferred, their bytes copied (KeepDeferred). Returns whether none is left and MayAnswer().
+  bool RunDeferred(bool all);
+  void KeepDeferred();
   void OnContinue() override;
   bool ReadOnce();      // one read(2), its requests and their answers
   bool ShutdownStep();  // after BeginShutdown: read what was received, then stop and close
@@ -79,6 +87,16 @@ class Connection final : public http::RequestSink {
   static constexpr size_t kMethods = size_t(metrics::Method::kCount);
   static constexpr size_t kBatchCells = size_t(metrics::Handler::kCount) * kMethods;
   static_assert(kBatchCells <= 64, "batch_used_ has a bit per cell");
+  // Requests parsed but not answered yet, in order. Answering waits for the end of the buffer
+  // (or a full batch) so that the store memory of every key in it is prefetched first: at a
+  // million keys each lookup is a few cache misses, which a batch overlaps (docs/design.md).
+  // Their views point into the buffer being parsed, or into kept_bytes_ once kept_ (when output
+  // backpressure holds them past that buffer's life).
+  static constexpr size_t kMaxDeferred = 16;
+  http::Request deferred_[kMaxDeferred];
+  size_t n_deferred_ = 0;
+  bool kept_ = false;
+  std::string kept_bytes_;
   uint32_t unflushed_ = 0;
   uint64_t batch_used_ = 0;
   uint16_t batch_[kBatchCells] = {};  // [handler * kMethods + method]

@@ -85,6 +85,12 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
   return HandleKey(req, t.path, t.query, ctx);
 }
 
+void Router::Prefetch(const http::Request& req) const {
+  // Only the usual key, its path used as is; anything else is simply not prefetched.
+  http::Target t = http::SplitTarget(req.target);
+  if (t.path.size() > 1 && t.path.find('%') == std::string_view::npos) store_->Prefetch(t.path);
+}
+
 Router::Outcome Router::HandleKey(const http::Request& req, std::string_view path,
                                   std::string_view query, Context& ctx) const {
   // The key is the decoded path; without a '%' that is the path itself, used in place.

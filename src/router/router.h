@@ -38,6 +38,8 @@ class Router {
   };
 
   Outcome Handle(const http::Request& req, Context& ctx) const;
+  // A hint that req will be handled soon: starts loading the store memory its key needs.
+  void Prefetch(const http::Request& req) const;
 
  private:
   bool Authorized(const http::Request& req) const;

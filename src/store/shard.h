@@ -69,6 +69,8 @@ class Shard {
     return true;
   }
 
+  void Prefetch(HashedKey key) const { table_.prefetch(key); }
+
   // Stores value under key, expiring ttl_ms from now (1 <= ttl_ms <= kMaxTtlMs), subject to mode.
   // key.size() <= kMaxKeyLen and value.size() <= kMaxValueLen are the caller's to check.
   SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,

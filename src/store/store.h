@@ -45,6 +45,14 @@ class Store {
     return s.shard.Delete(k, now_ms);
   }
 
+  // Starts loading the table memory a lookup of key will read, so that it overlaps other work.
+  void Prefetch(std::string_view key) {
+    HashedKey k(key);
+    Slot& s = SlotFor(k);
+    std::lock_guard lock(s.mu);  // the table's arrays move when it grows
+    s.shard.Prefetch(k);
+  }
+
   // Reclaims expired entries of shard i, visiting at most `budget`; true when caught up.
   bool Expire(size_t shard, uint64_t now_ms, size_t budget);
   // Exact count of live keys.
