@@ -164,8 +164,16 @@ bool Connection::OnRequest(http::Request& req) {
   // one whose bytes the parser keeps (they change with the next request), one that closes the
   // connection, or one with a token to check (its Authorization value is the parser's too).
   if (req.keep_alive && parser_.borrowed() && r.config().auth_token.empty() && n_deferred_ < kMaxDeferred) {
-    deferred_[n_deferred_++] = req;
-    r.router().Prefetch(req);
+    // Field by field: the Authorization value is not needed (no token is checked), and copying
+    // the string would cost more than the rest.
+    http::Request& d = deferred_[n_deferred_];
+    d.method = req.method;
+    d.method_name = req.method_name;
+    d.target = req.target;
+    d.body = req.body;
+    d.keep_alive = true;
+    d.authorization.clear();
+    deferred_key_[n_deferred_++] = r.router().Prefetch(req);
     return n_deferred_ < kMaxDeferred || RunDeferred(false);
   }
   if (!RunDeferred(false)) {  // earlier requests wait for the output to drain: so does this one
@@ -182,14 +190,25 @@ bool Connection::MayAnswer() const {
 }
 
 bool Connection::RunDeferred(bool all) {
+  // The table memory was prefetched as each request was parsed; by now it has arrived, so the
+  // entries can be found and prefetched too, all before the first answer needs one.
+  if (n_deferred_ > 1 && !kept_) {
+    for (size_t k = 0; k < n_deferred_; ++k) {
+      if (!deferred_key_[k].key.empty()) reactor_->router().PrefetchEntry(deferred_key_[k]);
+    }
+  }
   size_t i = 0;
-  while (i < n_deferred_ && (all || MayAnswer())) Answer(deferred_[i++]);
+  while (i < n_deferred_ && (all || MayAnswer())) {
+    Answer(deferred_[i], &deferred_key_[i]);
+    ++i;
+  }
   bool done = i == n_deferred_;
   if (done) {
     n_deferred_ = 0;
     kept_ = false;
   } else if (i > 0 || !kept_) {
     std::move(deferred_ + i, deferred_ + n_deferred_, deferred_);
+    std::move(deferred_key_ + i, deferred_key_ + n_deferred_, deferred_key_);
     n_deferred_ -= i;
     KeepDeferred();
   }
@@ -208,6 +227,7 @@ void Connection::KeepDeferred() {
   kept_bytes_.swap(kept);
   const char* at = kept_bytes_.data();
   for (size_t i = 0; i < n_deferred_; ++i) {
+    deferred_key_[i] = {};  // it viewed the old bytes; Handle derives the key again
     http::Request& q = deferred_[i];
     q.target = {at, q.target.size()};
     at += q.target.size();
@@ -217,9 +237,9 @@ void Connection::KeepDeferred() {
   kept_ = true;
 }
 
-bool Connection::Answer(const http::Request& req) {
+bool Connection::Answer(const http::Request& req, const store::HashedKey* key) {
   Reactor& r = *reactor_;
-  Router::Context ctx{r.now_ms(), &out_, &r.date(), &r.m(), r.key_scratch(), !req.keep_alive};
+  Router::Context ctx{r.now_ms(), &out_, &r.date(), &r.m(), r.key_scratch(), !req.keep_alive, key};
   Router::Outcome o = r.router().Handle(req, ctx);
   metrics::Method m = MetricsMethod(req.method);
   r.m().requests[size_t(m)][size_t(metrics::CodeFromStatus(o.status))].Add();

@@ -19,6 +19,7 @@
 #include "http/parser.h"
 #include "http/request.h"
 #include "metrics/metrics.h"
+#include "store/shard.h"
 #include "util/buffer.h"
 
 namespace kvd::net {
@@ -47,7 +48,8 @@ class Connection final : public http::RequestSink {
 
  private:
   bool OnRequest(http::Request& req) override;
-  bool Answer(const http::Request& req);  // routes one request; returns MayAnswer()
+  // Routes one request (key: from Router::Prefetch, or null); returns MayAnswer().
+  bool Answer(const http::Request& req, const store::HashedKey* key = nullptr);
   // Whether more requests may be answered now: output under --max-output-bytes, not closing.
   bool MayAnswer() const;
   // Answers the deferred requests in order, while MayAnswer() (or all of them); the rest stay
@@ -94,6 +96,7 @@ class Connection final : public http::RequestSink {
   // backpressure holds them past that buffer's life).
   static constexpr size_t kMaxDeferred = 16;
   http::Request deferred_[kMaxDeferred];
+  store::HashedKey deferred_key_[kMaxDeferred];  // Router::Prefetch's key (empty: none)
   size_t n_deferred_ = 0;
   bool kept_ = false;
   std::string kept_bytes_;

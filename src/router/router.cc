@@ -85,24 +85,32 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
   return HandleKey(req, t.path, t.query, ctx);
 }
 
-void Router::Prefetch(const http::Request& req) const {
+store::HashedKey Router::Prefetch(const http::Request& req) const {
   // Only the usual key, its path used as is; anything else is simply not prefetched.
   http::Target t = http::SplitTarget(req.target);
-  if (t.path.size() > 1 && t.path.find('%') == std::string_view::npos) store_->Prefetch(t.path);
+  if (t.path.size() <= 1 || t.path.find('%') != std::string_view::npos) return {};
+  store::HashedKey key(t.path);
+  store_->Prefetch(key, false);
+  return key;
 }
 
 Router::Outcome Router::HandleKey(const http::Request& req, std::string_view path,
                                   std::string_view query, Context& ctx) const {
-  // The key is the decoded path; without a '%' that is the path itself, used in place.
-  std::string_view key = path;
-  if (path.find('%') != std::string_view::npos) {
+  // The key is the decoded path; without a '%' that is the path itself, used in place, and it may
+  // have come hashed already, from Prefetch.
+  store::HashedKey key;
+  if (ctx.key != nullptr && ctx.key->key.data() == path.data() && ctx.key->key.size() == path.size()) {
+    key = *ctx.key;
+  } else if (path.find('%') == std::string_view::npos) {
+    key = store::HashedKey(path);
+  } else {
     if (!http::PercentDecode(path, ctx.scratch)) {
       return Reply(ctx, req, Handler::kKey, 400, "invalid percent-encoding in key");
     }
-    key = *ctx.scratch;
+    key = store::HashedKey(*ctx.scratch);
   }
-  if (key.size() <= 1) return Reply(ctx, req, Handler::kKey, 400, "empty key");
-  if (key.size() - 1 > config_->max_key_bytes) return Reply(ctx, req, Handler::kKey, 414, "key too long");
+  if (key.key.size() <= 1) return Reply(ctx, req, Handler::kKey, 400, "empty key");
+  if (key.key.size() - 1 > config_->max_key_bytes) return Reply(ctx, req, Handler::kKey, 414, "key too long");
 
   switch (req.method) {
     case Method::kGet:

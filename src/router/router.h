@@ -35,11 +35,16 @@ class Router {
     metrics::ReactorMetrics* metrics;
     std::string* scratch;  // reused for a key that has %-escapes to decode
     bool close;            // the response is the last on its connection
+    const store::HashedKey* key = nullptr;  // from Prefetch, if it named one: not recomputed
   };
 
   Outcome Handle(const http::Request& req, Context& ctx) const;
-  // A hint that req will be handled soon: starts loading the store memory its key needs.
-  void Prefetch(const http::Request& req) const;
+  // A hint that req will be handled soon. For the usual key request (a path without escapes)
+  // returns its store key, hashed, with the store loading the table memory it will probe; else
+  // the empty key. Handle takes the key back through Context::key.
+  store::HashedKey Prefetch(const http::Request& req) const;
+  // Once Prefetch's memory has arrived: loads the entry the key names.
+  void PrefetchEntry(const store::HashedKey& key) const { store_->Prefetch(key, true); }
 
  private:
   bool Authorized(const http::Request& req) const;

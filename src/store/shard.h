@@ -32,12 +32,13 @@ inline size_t HashKey(std::string_view k) {
 // probes with it. Converts implicitly from a string_view (hashing it) for callers that have no
 // hash yet.
 struct HashedKey {
+  HashedKey() = default;  // the empty key, for "none"
   template <class S, class = std::enable_if_t<std::is_convertible_v<const S&, std::string_view>>>
   HashedKey(const S& k)  // NOLINT: implicit on purpose
       : key(k), hash(HashKey(key)) {}
   HashedKey(std::string_view k, size_t h) : key(k), hash(h) {}
   std::string_view key;
-  size_t hash;
+  size_t hash = 0;
 };
 
 enum class SetMode : uint8_t { kAlways, kIfAbsent, kIfPresent };
@@ -69,7 +70,12 @@ class Shard {
     return true;
   }
 
+  // Start loading what a lookup of key will read, to overlap it with other work: the table's
+  // control bytes and slots (Prefetch), or, once those are cached, the entry of every id the
+  // table holds under the key's hash (PrefetchEntry). The latter probes the table without
+  // comparing keys, since a comparison would read the very entry being prefetched.
   void Prefetch(HashedKey key) const { table_.prefetch(key); }
+  void PrefetchEntry(HashedKey key) const { table_.find(EntryProbe{key.hash}); }
 
   // Stores value under key, expiring ttl_ms from now (1 <= ttl_ms <= kMaxTtlMs), subject to mode.
   // key.size() <= kMaxKeyLen and value.size() <= kMaxValueLen are the caller's to check.
@@ -91,9 +97,14 @@ class Shard {
   std::string CheckConsistency() const;
 
  private:
+  // A lookup key that matches nothing: comparing it with an id prefetches that id's entry.
+  struct EntryProbe {
+    size_t hash;
+  };
   struct KeyHash {
     using is_transparent = void;
     const Arena* arena;
+    size_t operator()(const EntryProbe& p) const { return p.hash; }
     size_t operator()(std::string_view k) const { return HashKey(k); }
     size_t operator()(const HashedKey& k) const { return k.hash; }
     size_t operator()(uint32_t id) const { return (*this)(KeyOf(*arena, id)); }
@@ -106,6 +117,12 @@ class Shard {
     std::string_view K(uint32_t id) const { return KeyOf(*arena, id); }
     template <class A, class B>
     bool operator()(const A& a, const B& b) const { return K(a) == K(b); }
+    bool operator()(uint32_t id, const EntryProbe&) const { return Touch(id); }
+    bool operator()(const EntryProbe&, uint32_t id) const { return Touch(id); }
+    bool Touch(uint32_t id) const {
+      __builtin_prefetch(arena->Ptr(id));
+      return false;
+    }
   };
   using Table = absl::flat_hash_set<uint32_t, KeyHash, KeyEq>;
 

@@ -14,7 +14,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/hash/hash.h"
 #include "store/shard.h"
 
 namespace kvd::store {
@@ -24,33 +23,35 @@ class Store {
   // memory_limit is split evenly between the shards.
   Store(size_t shards, uint64_t memory_limit, uint64_t now_ms);
 
+  // Keys convert from any string (hashing it) or come hashed already (HashedKey).
   template <class F>
-  bool Get(std::string_view key, uint64_t now_ms, F&& on_value) {
-    HashedKey k(key);
-    Slot& s = SlotFor(k);
+  bool Get(HashedKey key, uint64_t now_ms, F&& on_value) {
+    Slot& s = SlotFor(key);
     std::lock_guard lock(s.mu);
-    return s.shard.Get(k, now_ms, on_value);
+    return s.shard.Get(key, now_ms, on_value);
   }
-  SetResult Set(std::string_view key, std::string_view value, uint64_t ttl_ms, SetMode mode,
+  SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
                 uint64_t now_ms) {
-    HashedKey k(key);
-    Slot& s = SlotFor(k);
+    Slot& s = SlotFor(key);
     std::lock_guard lock(s.mu);
-    return s.shard.Set(k, value, ttl_ms, mode, now_ms);
+    return s.shard.Set(key, value, ttl_ms, mode, now_ms);
   }
-  bool Delete(std::string_view key, uint64_t now_ms) {
-    HashedKey k(key);
-    Slot& s = SlotFor(k);
+  bool Delete(HashedKey key, uint64_t now_ms) {
+    Slot& s = SlotFor(key);
     std::lock_guard lock(s.mu);
-    return s.shard.Delete(k, now_ms);
+    return s.shard.Delete(key, now_ms);
   }
 
-  // Starts loading the table memory a lookup of key will read, so that it overlaps other work.
-  void Prefetch(std::string_view key) {
-    HashedKey k(key);
-    Slot& s = SlotFor(k);
+  // Starts loading the memory a lookup of key will read, so that it overlaps other work: the
+  // table's (entries = false), or, when that is already cached, the entry's (see Shard).
+  void Prefetch(HashedKey key, bool entries) {
+    Slot& s = SlotFor(key);
     std::lock_guard lock(s.mu);  // the table's arrays move when it grows
-    s.shard.Prefetch(k);
+    if (entries) {
+      s.shard.PrefetchEntry(key);
+    } else {
+      s.shard.Prefetch(key);
+    }
   }
 
   // Reclaims expired entries of shard i, visiting at most `budget`; true when caught up.
