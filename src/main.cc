@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
     listeners.push_back(fd);
   }
 
-  store::Store store(config.shards, config.max_memory, MonotonicMs());
+  // One reactor is the only thread that touches the store: it needs no locks.
+  store::Store store(config.shards, config.max_memory, MonotonicMs(), config.threads > 1);
   std::vector<const metrics::ReactorMetrics*> reactor_metrics;
   Router router(&config, &store, &reactor_metrics);
   std::atomic<size_t> open_connections{0};

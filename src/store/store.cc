@@ -2,7 +2,8 @@
 
 namespace kvd::store {
 
-Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms) : memory_limit_(memory_limit) {
+Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared)
+    : memory_limit_(memory_limit), shared_(shared) {
   if (shards == 0) shards = 1;
   for (size_t i = 0; i < shards; ++i) {
     slots_.push_back(std::make_unique<Slot>(memory_limit / shards, now_ms));
@@ -11,14 +12,14 @@ Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms) : memory_lim
 
 bool Store::Expire(size_t shard, uint64_t now_ms, size_t budget) {
   Slot& s = *slots_[shard];
-  std::lock_guard lock(s.mu);
+  Guard lock(s, shared_);
   return s.shard.Expire(now_ms, budget);
 }
 
 uint64_t Store::Size(uint64_t now_ms) const {
   uint64_t n = 0;
   for (const auto& s : slots_) {
-    std::lock_guard lock(s->mu);
+    Guard lock(*s, shared_);
     n += s->shard.LiveCount(now_ms);
   }
   return n;
@@ -27,7 +28,7 @@ uint64_t Store::Size(uint64_t now_ms) const {
 ShardStats Store::Stats(uint64_t now_ms) const {
   ShardStats sum;
   for (const auto& s : slots_) {
-    std::lock_guard lock(s->mu);
+    Guard lock(*s, shared_);
     ShardStats x = s->shard.Stats(now_ms);
     sum.keys += x.keys;
     sum.bytes_used += x.bytes_used;

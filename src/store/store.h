@@ -2,10 +2,13 @@
 //
 // Any reactor may touch any shard: a request takes its shard's lock for the length of one
 // hash-table operation plus a copy of the value (docs/design.md has the measurements behind a
-// short lock over handing requests to an owner thread). Expiry is driven by the reactors: reactor
+// short lock over handing requests to an owner thread). A store built with shared = false (kvd
+// with one reactor) is used by that one thread only and takes no locks at all. Expiry is driven
+// by the reactors: reactor
 // r calls Expire() for the shards i with i % reactors == r.
 //
-// Thread safety: every public method is safe to call from any thread.
+// Thread safety: with shared = true every public method is safe to call from any thread; with
+// shared = false all calls must come from one thread.
 #pragma once
 
 #include <cstdint>
@@ -21,24 +24,24 @@ namespace kvd::store {
 class Store {
  public:
   // memory_limit is split evenly between the shards.
-  Store(size_t shards, uint64_t memory_limit, uint64_t now_ms);
+  Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared = true);
 
   // Keys convert from any string (hashing it) or come hashed already (HashedKey).
   template <class F>
   bool Get(HashedKey key, uint64_t now_ms, F&& on_value) {
     Slot& s = SlotFor(key);
-    std::lock_guard lock(s.mu);
+    Guard lock(s, shared_);
     return s.shard.Get(key, now_ms, on_value);
   }
   SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
                 uint64_t now_ms) {
     Slot& s = SlotFor(key);
-    std::lock_guard lock(s.mu);
+    Guard lock(s, shared_);
     return s.shard.Set(key, value, ttl_ms, mode, now_ms);
   }
   bool Delete(HashedKey key, uint64_t now_ms) {
     Slot& s = SlotFor(key);
-    std::lock_guard lock(s.mu);
+    Guard lock(s, shared_);
     return s.shard.Delete(key, now_ms);
   }
 
@@ -46,7 +49,7 @@ class Store {
   // table's (entries = false), or, when that is already cached, the entry's (see Shard).
   void Prefetch(HashedKey key, bool entries) {
     Slot& s = SlotFor(key);
-    std::lock_guard lock(s.mu);  // the table's arrays move when it grows
+    Guard lock(s, shared_);  // the table's arrays move when it grows
     if (entries) {
       s.shard.PrefetchEntry(key);
     } else {
@@ -68,6 +71,21 @@ class Store {
     mutable std::mutex mu;
     Shard shard;
   };
+  // The shard's lock, held for the guard's life when the store is shared.
+  class Guard {
+   public:
+    Guard(const Slot& s, bool shared) : mu_(shared ? &s.mu : nullptr) {
+      if (mu_ != nullptr) mu_->lock();
+    }
+    ~Guard() {
+      if (mu_ != nullptr) mu_->unlock();
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    std::mutex* mu_;
+  };
   Slot& SlotFor(const HashedKey& key) {
     // The table probes with the same hash; take the shard from the high bits, which its probing
     // uses least.
@@ -75,6 +93,7 @@ class Store {
   }
 
   uint64_t memory_limit_;
+  bool shared_;
   std::vector<std::unique_ptr<Slot>> slots_;
 };
 

@@ -69,6 +69,30 @@ TEST_CASE("Store: keys spread evenly over the shards; Size and Stats sum them") 
   CHECK(one.Size(t + 10) == 0);
 }
 
+TEST_CASE("Store: one not shared between threads (no locks) behaves the same, prefetches included") {
+  for (bool shared : {true, false}) {
+    CAPTURE(shared);
+    Store s(2, kBig, 0, shared);
+    for (int i = 0; i < 1000; ++i) {
+      HashedKey k("/" + std::to_string(i));
+      s.Prefetch(k, false);
+      s.Prefetch(k, true);
+      REQUIRE(s.Set("/" + std::to_string(i), std::to_string(i), 100 + i, SetMode::kAlways, 0) == SetResult::kStored);
+    }
+    CHECK(s.Set("/1", "x", 10, SetMode::kIfAbsent, 0) == SetResult::kConditionFailed);
+    CHECK(Get(s, "/7", 0) == "7");
+    CHECK(s.Delete("/7", 0));
+    CHECK(!Get(s, "/7", 0));
+    CHECK(s.Size(0) == 999);
+    CHECK(s.Size(600) == 499);  // keys /0../500 expired (ttl 100 + i), /7 deleted
+    s.Expire(0, 600, kAll);
+    s.Expire(1, 600, kAll);
+    CHECK(s.Stats(600).keys == 499);
+    CHECK(!Get(s, "/400", 600));
+    CHECK(Get(s, "/999", 600) == "999");
+  }
+}
+
 TEST_CASE("Store: the memory limit is split between the shards") {
   Store s(4, 4 * 64 * 1024, 0);
   for (int i = 0; i < 20000; ++i) s.Set("/" + std::to_string(i), "0123456789", 1000 + i, SetMode::kAlways, 0);
