@@ -207,9 +207,10 @@ rows.append(("kvbench vs wrk (pipelining Lua script), one client core, server no
              f"{num(v)}x (kvfloor as the server)" if v is not None else "—", verdict(ok), bound))
 out = ["## Target vs measured", "",
        "Rebuilt by `scripts/bench.sh --targets-only` (every script calls it) from the figures in the "
-       "sections below; medians where a shape was run more than once. The verdict is taken on the "
-       "normal-priority runs; figures at `nice` are from the runs that keep the other work on the "
-       "machine off kvd's and the client's cores.", "",
+       "sections below; medians where a shape was run more than once."
+       + (" The verdict is taken on the normal-priority runs; figures at `nice` are from the runs "
+          "(`--nice`) that keep the other work on the machine off kvd's and the client's cores."
+          if nice_level else ""), "",
        "| target | goal | measured | verdict | what bounds it (measured) |", "|---|---|---|---|---|"]
 out += ["| " + " | ".join(r) + " |" for r in rows]
 print("\n".join(out))
