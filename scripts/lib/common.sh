@@ -42,6 +42,9 @@
 #                        it) logging to $tmp/floor.log and waits for its start line; sets
 #                        FLOOR_PID and FLOOR_PORT. Exits 1 (printing the log) if it dies first
 #   floor_count          the requests kvfloor has answered so far (it prints them on SIGUSR1)
+#   started_port PID LOG SECS
+#                        waits for PID's "Starting server on PORT" line in LOG and prints PORT
+#                        (used by run_kvd and run_floor)
 #   stop_pid PID [SIGNAL]
 #                        sends SIGNAL (TERM) to PID, waits for it, removes it from pids
 #
@@ -162,12 +165,18 @@ run_kvd() {
   "${wrap[@]}" "$tmp/kvd" --port=0 --bind=127.0.0.1 "$@" 2>"$log" &
   KVD_PID=$!
   pids+=("$KVD_PID")
-  for _ in $(seq "$((secs * 20))"); do
-    grep -q 'Starting server on' "$log" 2>/dev/null && break
-    kill -0 "$KVD_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  KVD_PORT=$(started_port "$KVD_PID" "$log" "$secs") || exit 1
+}
+
+# started_port PID LOG SECS: waits up to SECS for PID to log "Starting server on PORT" (kvd and
+# kvfloor both do) and prints PORT; exits 1, printing LOG, if PID dies first.
+started_port() {
+  for _ in $(seq "$(($3 * 20))"); do
+    grep -q 'Starting server on' "$2" 2>/dev/null && break
+    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; exit 1; }
     sleep 0.05
   done
-  KVD_PORT=$(grep -o 'Starting server on [0-9]*' "$log" | awk '{print $4}')
+  grep -o 'Starting server on [0-9]*' "$2" | awk '{print $4}'
 }
 
 # shellcheck disable=SC2120  # the wrapper is optional
@@ -189,12 +198,7 @@ run_floor() {
   "$@" "$tmp/kvfloor" --port=0 >"$tmp/floor.log" &
   FLOOR_PID=$!
   pids+=("$FLOOR_PID")
-  for _ in $(seq 100); do
-    grep -q 'Starting server on' "$tmp/floor.log" && break
-    kill -0 "$FLOOR_PID" 2>/dev/null || { cat "$tmp/floor.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  FLOOR_PORT=$(sed -n 's/.*Starting server on \([0-9]*\).*/\1/p' "$tmp/floor.log")
+  FLOOR_PORT=$(started_port "$FLOOR_PID" "$tmp/floor.log" 5) || exit 1
   [ -n "$FLOOR_PORT" ] || { echo "$0: kvfloor did not start" >&2; exit 1; }
 }
 

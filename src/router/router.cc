@@ -90,7 +90,7 @@ store::HashedKey Router::Prefetch(const http::Request& req) const {
   http::Target t = http::SplitTarget(req.target);
   if (t.path.size() <= 1 || t.path.find('%') != std::string_view::npos) return {};
   store::HashedKey key(t.path);
-  store_->Prefetch(key, false);
+  store_->Prefetch(key);
   return key;
 }
 

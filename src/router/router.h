@@ -44,7 +44,7 @@ class Router {
   // the empty key. Handle takes the key back through Context::key.
   store::HashedKey Prefetch(const http::Request& req) const;
   // Once Prefetch's memory has arrived: loads the entry the key names.
-  void PrefetchEntry(const store::HashedKey& key) const { store_->Prefetch(key, true); }
+  void PrefetchEntry(const store::HashedKey& key) const { store_->PrefetchEntry(key); }
 
  private:
   bool Authorized(const http::Request& req) const;

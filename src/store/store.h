@@ -45,16 +45,18 @@ class Store {
     return s.shard.Delete(key, now_ms);
   }
 
-  // Starts loading the memory a lookup of key will read, so that it overlaps other work: the
-  // table's (entries = false), or, when that is already cached, the entry's (see Shard).
-  void Prefetch(HashedKey key, bool entries) {
+  // Start loading the memory a lookup of key will read, so that it overlaps other work: the
+  // table's (Prefetch), then, once that has arrived, the entry's (PrefetchEntry; see Shard).
+  // They take the shard lock like any lookup: a table that grows moves its arrays.
+  void Prefetch(HashedKey key) {
     Slot& s = SlotFor(key);
-    Guard lock(s, shared_);  // the table's arrays move when it grows
-    if (entries) {
-      s.shard.PrefetchEntry(key);
-    } else {
-      s.shard.Prefetch(key);
-    }
+    Guard lock(s, shared_);
+    s.shard.Prefetch(key);
+  }
+  void PrefetchEntry(HashedKey key) {
+    Slot& s = SlotFor(key);
+    Guard lock(s, shared_);
+    s.shard.PrefetchEntry(key);
   }
 
   // Reclaims expired entries of shard i, visiting at most `budget`; true when caught up.

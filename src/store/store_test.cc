@@ -75,8 +75,8 @@ TEST_CASE("Store: one not shared between threads (no locks) behaves the same, pr
     Store s(2, kBig, 0, shared);
     for (int i = 0; i < 1000; ++i) {
       HashedKey k("/" + std::to_string(i));
-      s.Prefetch(k, false);
-      s.Prefetch(k, true);
+      s.Prefetch(k);
+      s.PrefetchEntry(k);
       REQUIRE(s.Set("/" + std::to_string(i), std::to_string(i), 100 + i, SetMode::kAlways, 0) == SetResult::kStored);
     }
     CHECK(s.Set("/1", "x", 10, SetMode::kIfAbsent, 0) == SetResult::kConditionFailed);
