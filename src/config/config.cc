@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <vector>
@@ -13,21 +14,23 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/numbers.h"
+#include "fmt/format.h"
 #include "store/entry.h"
+#include "store/shard.h"
 #include "util/flag_names.h"
 #include "util/log.h"
 
 ABSL_FLAG(std::string, bind, "0.0.0.0", "address to listen on");
 ABSL_FLAG(int, port, 8081, "TCP port to listen on (0 picks a free port)");
 ABSL_FLAG(int, threads, 0, "reactor threads (0: one per CPU this process may run on)");
-ABSL_FLAG(int, shards, 0, "store shards (0: one per reactor)");
+ABSL_FLAG(int, shards, 0, "store shards (0: one per reactor, more if --max-memory needs: at most 8G each)");
 ABSL_FLAG(absl::Duration, ttl, absl::Milliseconds(10000),
           "how long a key lives after its last write, e.g. 10s, 500ms (max 24 days)");
 ABSL_FLAG(int, max_key_bytes, 250, "longest key in bytes, not counting the leading '/' (max 254)");
 ABSL_FLAG(std::string, max_value_bytes, "1M", "largest value, bytes with optional K/M suffix (max 8M-1)");
 ABSL_FLAG(std::string, max_memory, "",
-          "memory budget for keys and values, bytes with K/M/G suffix; over it the keys nearest "
-          "to expiry are evicted (default: a quarter of physical memory)");
+          "memory budget for everything the store holds (keys, values, tables), bytes with K/M/G "
+          "suffix; at it, keys are evicted by S3-FIFO (default: a quarter of physical memory)");
 ABSL_FLAG(int, miss_status, 200, "status for a GET miss: 200 (empty body, as the seed) or 404");
 ABSL_FLAG(int, max_connections, 10000, "most client connections open at once");
 ABSL_FLAG(int, max_header_bytes, 8192, "largest header section (the request target has its own 8 KiB limit); over it: 431");
@@ -128,7 +131,6 @@ bool LoadConfig(int argc, char** argv, Config* c, std::string* error) {
   c->threads = threads == 0 ? UsableCpus() : size_t(threads);
   int shards = absl::GetFlag(FLAGS_shards);
   if (shards < 0 || shards > 4096) return fail("--shards must be 0..4096");
-  c->shards = shards == 0 ? c->threads : size_t(shards);
 
   absl::Duration ttl = absl::GetFlag(FLAGS_ttl);
   if (ttl < absl::Milliseconds(1) || ttl > absl::Milliseconds(store::kMaxTtlMs)) {
@@ -149,6 +151,22 @@ bool LoadConfig(int argc, char** argv, Config* c, std::string* error) {
     c->max_memory = PhysicalMemory() / 4;
   } else if (!ParseByteSize(mem, &c->max_memory) || c->max_memory == 0) {
     return fail("--max-memory must be a size such as 512M or 4G");
+  }
+  // A shard addresses at most 8 GiB (its ids), and needs a minimum for its bookkeeping.
+  const uint64_t per_shard_max = uint64_t(store::Arena::kMaxSegments) * store::Arena::kSegmentBytes;
+  const size_t shards_needed = size_t((c->max_memory + per_shard_max - 1) / per_shard_max);
+  if (shards == 0) {
+    c->shards = std::max(c->threads, shards_needed);
+  } else if (size_t(shards) < shards_needed) {
+    return fail(fmt::format("--shards={} is too few for --max-memory={}: each shard holds at most 8G",
+                            shards, mem));
+  } else {
+    c->shards = size_t(shards);
+  }
+  if (c->max_memory / c->shards < store::Shard::MinLimit()) {
+    return fail(fmt::format("--max-memory is too small for {} shards: each needs at least {} bytes "
+                            "(so at least {} in all)",
+                            c->shards, store::Shard::MinLimit(), store::Shard::MinLimit() * c->shards));
   }
   int miss = absl::GetFlag(FLAGS_miss_status);
   if (miss != 200 && miss != 404) return fail("--miss-status must be 200 or 404");

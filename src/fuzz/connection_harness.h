@@ -487,7 +487,8 @@ inline std::string RunConnectionCase(const uint8_t* data, size_t size) {
   if (m.connections_closed_bad_input.Get() != ref_errors) return "bad-input close not counted once";
   // The same operations in the same order leave the same keyspace.
   store::ShardStats a = store.Stats(0), b = ref_store.Stats(0);
-  if (a.keys != b.keys || a.bytes_used != b.bytes_used || a.evicted != b.evicted) {
+  if (a.keys != b.keys || a.bytes_used != b.bytes_used || a.bytes_held != b.bytes_held ||
+      a.evicted_small != b.evicted_small || a.evicted_main != b.evicted_main) {
     return "the store differs from the reference run's";
   }
   return "";

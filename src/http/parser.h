@@ -58,6 +58,12 @@ class RequestParser {
   int error_status() const { return error_status_; }
   std::string_view error_message() const { return error_message_; }
 
+  // Memory the parser holds for requests that spanned reads (reused, so it stays at the largest).
+  size_t held_bytes() const {
+    return target_.own.capacity() + body_.own.capacity() + transfer_encoding_.capacity() +
+           expect_.capacity() + req_.authorization.capacity();
+  }
+
   // True between a request's first byte and its end; false between requests.
   bool in_request() const { return in_request_; }
   bool headers_complete() const { return headers_done_; }

@@ -153,12 +153,42 @@ void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures&
            sum(&ReactorMetrics::misses));
   w.Single("kvd_keys_expired_total", "counter", "Keys reclaimed after their TTL passed.",
            store.expired);
-  w.Single("kvd_keys_evicted_total", "counter", "Keys evicted to stay within the memory limit.",
-           store.evicted);
-  w.Single("kvd_memory_used_bytes", "gauge", "Memory charged against the memory limit.",
-           store.bytes_used);
+  w.Family("kvd_keys_evicted_total", "counter",
+           "Keys evicted to stay within the memory limit, by reason: unread (from the small "
+           "queue, not read since written) or cold (from the main queue, its reads spent).");
+  w.Sample("kvd_keys_evicted_total", "{reason=\"unread\"}", store.evicted_small);
+  w.Sample("kvd_keys_evicted_total", "{reason=\"cold\"}", store.evicted_main);
+  w.Family("kvd_keys_kept_total", "counter",
+           "Keys eviction kept, by how: promoted (small queue to main) or reinserted (main "
+           "queue, again at its head).");
+  w.Sample("kvd_keys_kept_total", "{how=\"promoted\"}", store.promoted);
+  w.Sample("kvd_keys_kept_total", "{how=\"reinserted\"}", store.reinserted);
+  w.Single("kvd_eviction_copied_bytes_total", "counter", "Bytes eviction copied to keep keys.",
+           store.bytes_copied);
+  w.Single("kvd_ghost_hits_total", "counter",
+           "New keys written straight to the main queue: evicted unread recently, and back.",
+           store.ghost_hits);
+  w.Single("kvd_writes_refused_total", "counter",
+           "Writes answered 507: the value cannot fit in the memory limit.", store.writes_refused);
   w.Single("kvd_memory_limit_bytes", "gauge", "The configured memory limit (--max-memory).",
            store.bytes_limit);
+  w.Single("kvd_memory_reserved_bytes", "gauge",
+           "Memory the store holds from the system, checked against the limit.",
+           store.bytes_reserved);
+  w.Single("kvd_memory_used_bytes", "gauge",
+           "Of the reserved memory, what live keys, values, tables and bookkeeping take.",
+           store.bytes_used);
+  w.Single("kvd_memory_fragmentation_bytes", "gauge",
+           "Reserved but not used: holes left in segments by removed keys, segment ends, spare "
+           "segments.",
+           store.bytes_reserved - std::min(store.bytes_reserved, store.bytes_used));
+  w.Family("kvd_memory_segments", "gauge", "Arena segments (256 KiB), by queue.");
+  w.Sample("kvd_memory_segments", "{queue=\"small\"}", store.segments_small);
+  w.Sample("kvd_memory_segments", "{queue=\"main\"}", store.segments_main);
+  w.Sample("kvd_memory_segments", "{queue=\"spare\"}", store.segments_spare);
+  w.Single("kvd_connection_buffer_bytes", "gauge",
+           "Memory of the connections' read and output buffers (not counted in the limit).",
+           sum(&ReactorMetrics::connection_buffer_bytes));
   w.Single("kvd_connections_accepted_total", "counter", "Connections accepted.",
            sum(&ReactorMetrics::connections_accepted));
   w.Single("kvd_connections_open", "gauge", "Connections currently open.",

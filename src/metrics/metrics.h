@@ -82,15 +82,21 @@ struct ReactorMetrics {
   Counter connections_closed_bad_input, connections_closed_timeout, connections_rejected;
   Counter bytes_read, bytes_written;
   Counter syscalls_read, syscalls_write, syscalls_epoll_wait;
+  Gauge connection_buffer_bytes;  // read buffer, and every connection's buffers' capacity
 };
 
 // Store-wide figures, gathered by the caller of Render() from the store at scrape time.
 struct StoreFigures {
-  uint64_t keys = 0;           // live keys (cache_size)
-  uint64_t bytes_used = 0;     // what --max-memory is checked against
-  uint64_t bytes_limit = 0;    // --max-memory
-  uint64_t expired = 0;        // keys reclaimed by expiry (total)
-  uint64_t evicted = 0;        // keys evicted for memory (total)
+  uint64_t keys = 0;            // live keys (cache_size)
+  uint64_t bytes_limit = 0;     // --max-memory
+  uint64_t bytes_reserved = 0;  // held from the system, what the limit is checked against
+  uint64_t bytes_used = 0;      // of that, live entries, values, tables and bookkeeping
+  uint64_t segments_small = 0, segments_main = 0, segments_spare = 0;
+  uint64_t expired = 0;         // keys reclaimed by expiry (total)
+  uint64_t evicted_small = 0;   // evicted from the small queue, not read since written
+  uint64_t evicted_main = 0;    // evicted from the main queue, frequency spent
+  uint64_t promoted = 0, reinserted = 0, bytes_copied = 0, ghost_hits = 0;
+  uint64_t writes_refused = 0;  // 507: the value cannot fit in the limit
 };
 
 // Appends the Prometheus text exposition (format 0.0.4) of all reactors' metrics, the store

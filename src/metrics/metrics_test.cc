@@ -184,7 +184,10 @@ TEST_CASE("Render emits only series with data, but always code=200,method=get") 
   std::string out = "keep\n";
   const ReactorMetrics* rs[] = {&r};
   Render(rs, 1,
-         StoreFigures{.keys = 7, .bytes_used = 10, .bytes_limit = 20, .expired = 3, .evicted = 4},
+         StoreFigures{.keys = 7, .bytes_limit = 20, .bytes_reserved = 12, .bytes_used = 10,
+                      .segments_small = 1, .segments_main = 2, .segments_spare = 3, .expired = 3,
+                      .evicted_small = 4, .evicted_main = 5, .promoted = 6, .reinserted = 7,
+                      .bytes_copied = 8, .ghost_hits = 9, .writes_refused = 11},
          &out);
   REQUIRE(out.rfind("keep\n", 0) == 0);  // appends, never overwrites
   auto s = Samples(out.substr(5));
@@ -201,7 +204,18 @@ TEST_CASE("Render emits only series with data, but always code=200,method=get") 
   CHECK(s["kvd_memory_used_bytes"] == "10");
   CHECK(s["kvd_memory_limit_bytes"] == "20");
   CHECK(s["kvd_keys_expired_total"] == "3");
-  CHECK(s["kvd_keys_evicted_total"] == "4");
+  CHECK(s["kvd_keys_evicted_total{reason=\"unread\"}"] == "4");
+  CHECK(s["kvd_keys_evicted_total{reason=\"cold\"}"] == "5");
+  CHECK(s["kvd_keys_kept_total{how=\"promoted\"}"] == "6");
+  CHECK(s["kvd_keys_kept_total{how=\"reinserted\"}"] == "7");
+  CHECK(s["kvd_eviction_copied_bytes_total"] == "8");
+  CHECK(s["kvd_ghost_hits_total"] == "9");
+  CHECK(s["kvd_writes_refused_total"] == "11");
+  CHECK(s["kvd_memory_reserved_bytes"] == "12");
+  CHECK(s["kvd_memory_fragmentation_bytes"] == "2");
+  CHECK(s["kvd_memory_segments{queue=\"small\"}"] == "1");
+  CHECK(s["kvd_memory_segments{queue=\"main\"}"] == "2");
+  CHECK(s["kvd_memory_segments{queue=\"spare\"}"] == "3");
   CHECK(s["kvd_build_info{version=\"0.1.0\"}"] == "1");
 
   r.requests[size_t(Method::kOther)][size_t(Code::kOther)].Add(1);
@@ -305,8 +319,16 @@ TEST_CASE(
       {"kvd_cache_misses_total", "counter"},
       {"kvd_keys_expired_total", "counter"},
       {"kvd_keys_evicted_total", "counter"},
-      {"kvd_memory_used_bytes", "gauge"},
+      {"kvd_keys_kept_total", "counter"},
+      {"kvd_eviction_copied_bytes_total", "counter"},
+      {"kvd_ghost_hits_total", "counter"},
+      {"kvd_writes_refused_total", "counter"},
       {"kvd_memory_limit_bytes", "gauge"},
+      {"kvd_memory_reserved_bytes", "gauge"},
+      {"kvd_memory_used_bytes", "gauge"},
+      {"kvd_memory_fragmentation_bytes", "gauge"},
+      {"kvd_memory_segments", "gauge"},
+      {"kvd_connection_buffer_bytes", "gauge"},
       {"kvd_connections_accepted_total", "counter"},
       {"kvd_connections_open", "gauge"},
       {"kvd_connections_closed_total", "counter"},

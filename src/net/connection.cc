@@ -36,6 +36,7 @@ Connection::Connection(int fd, Reactor* reactor, uint64_t now_ms)
 
 Connection::~Connection() {
   if (unflushed_) reactor_->m().in_flight.Add(-int64_t(unflushed_));
+  reactor_->m().connection_buffer_bytes.Add(-int64_t(counted_buffer_bytes_));
   ::close(fd_);
 }
 
@@ -290,6 +291,7 @@ bool Connection::Flush() {
         last_active_ms_ = reactor_->now_ms();
       }
       if (!out_.empty()) {  // the socket buffer is full: wait for EPOLLOUT
+        CountBuffers();
         SetInterest();
         return true;
       }
@@ -314,6 +316,7 @@ bool Connection::Flush() {
     if (out_.empty()) break;
   }
   pending_in_.ShrinkIfIdle(kKeepBufferBytes);
+  CountBuffers();
   if (close_after_flush_ && !paused_) {
     if (reactor_->stopping()) return false;
     // Half-close, then drain the client's leftovers for a while so it sees our last response
@@ -325,6 +328,14 @@ bool Connection::Flush() {
   }
   SetInterest();
   return true;
+}
+
+void Connection::CountBuffers() {
+  size_t now = out_.capacity() + pending_in_.capacity() + kept_bytes_.capacity() + parser_.held_bytes();
+  if (now != counted_buffer_bytes_) {
+    reactor_->m().connection_buffer_bytes.Add(int64_t(now) - int64_t(counted_buffer_bytes_));
+    counted_buffer_bytes_ = now;
+  }
 }
 
 void Connection::SetInterest() {

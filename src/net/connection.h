@@ -64,6 +64,8 @@ class Connection final : public http::RequestSink {
   void Process(const char* data, size_t n, bool from_pending);
   bool Flush();
   void RecordBatch();
+  // Brings the reactor's connection_buffer_bytes up to date with this connection's buffers.
+  void CountBuffers();
   void SetInterest();
   bool reading() const { return !paused_ && !stop_reading_ && !lingering_; }
 
@@ -82,6 +84,7 @@ class Connection final : public http::RequestSink {
   uint64_t last_active_ms_;
   uint64_t request_start_ms_ = 0;  // when the request now being received began
   uint64_t linger_until_ms_ = 0;
+  size_t counted_buffer_bytes_ = 0;  // this connection's share of connection_buffer_bytes
 
   // Requests answered since the last completed flush, by (handler, method): their latency is
   // observed once the write completes. batch_used_ marks the non-zero cells of batch_, so a

@@ -3,7 +3,7 @@
 // store and the read-only router and config.
 //
 // Each loop iteration: epoll_wait (level-triggered), then per ready connection one read, all the
-// requests it completes, and one write; then the expiry wheels of the shards this reactor
+// requests it completes, and one write; then housekeeping (expiry, evicting ahead) for the shards this reactor
 // drives (bounded work, see store/expiry_wheel.h), and once a second a sweep for timeouts.
 //
 // Thread safety: everything runs on the reactor's thread except RequestStop() and metrics(),
@@ -61,7 +61,7 @@ class Reactor {
   void Close(Connection* c, bool timed_out);
   void BeginStop();
   void Sweep();
-  bool RunExpiry();
+  bool Housekeep();
   void Tick();
 
   size_t id_, reactors_;

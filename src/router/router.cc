@@ -70,7 +70,22 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
   if (t.path == "/metrics") {
     if (!read) return Reply(ctx, req, Handler::kMetrics, 405, "method not allowed", "Allow: GET, HEAD\r\n");
     store::ShardStats s = store_->Stats(ctx.now_ms);
-    metrics::StoreFigures figures{s.keys, s.bytes_used, store_->memory_limit(), s.expired, s.evicted};
+    metrics::StoreFigures figures;
+    figures.keys = s.keys;
+    figures.bytes_limit = store_->memory_limit();
+    figures.bytes_reserved = s.bytes_held;
+    figures.bytes_used = s.bytes_used;
+    figures.segments_small = s.segments_small;
+    figures.segments_main = s.segments_main;
+    figures.segments_spare = s.segments_spare;
+    figures.expired = s.expired;
+    figures.evicted_small = s.evicted_small;
+    figures.evicted_main = s.evicted_main;
+    figures.promoted = s.promoted;
+    figures.reinserted = s.reinserted;
+    figures.bytes_copied = s.bytes_copied;
+    figures.ghost_hits = s.ghost_hits;
+    figures.writes_refused = s.rejected;
     std::string text;
     metrics::Render(reactors_->data(), reactors_->size(), figures, &text);
     http::Head head;

@@ -1,63 +1,103 @@
 #include "store/arena.h"
 
-#include <bit>
-#include <cstdlib>
-#include <cstring>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cassert>
 
 namespace kvd::store {
 
-// Classes: 8..128 in steps of 8 (16 classes), then 8 classes per doubling up to 4096 (40
-// classes), so rounding wastes at most 12.5% above 128 bytes.
-size_t Arena::ClassOf(size_t bytes) {
-  if (bytes <= 128) return bytes == 0 ? 0 : (bytes + 7) / 8 - 1;
-  size_t p = std::bit_width(bytes - 1);             // 2^(p-1) < bytes <= 2^p, p in 8..12
-  size_t step = (size_t(1) << p) / 16;
-  size_t base = size_t(1) << (p - 1);
-  return 16 + (p - 8) * 8 + (bytes - base + step - 1) / step - 1;
-}
-
-size_t Arena::BlockSize(size_t bytes) {
-  size_t c = ClassOf(bytes);
-  if (c < 16) return (c + 1) * 8;
-  size_t p = (c - 16) / 8 + 8;
-  return (size_t(1) << (p - 1)) + ((c - 16) % 8 + 1) * ((size_t(1) << p) / 16);
+Arena::Arena(size_t max_segments)
+    : max_segments_(std::min(max_segments, kMaxSegments)), segs_(new Segment[max_segments_]) {
+  spare_.reserve(max_segments_);
+  released_.reserve(max_segments_);
+  if (max_segments_ == 0) return;
+  // Address space only: MAP_NORESERVE, and pages become resident as segments are first written.
+  void* p = mmap(nullptr, max_segments_ * kSegmentBytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    max_segments_ = 0;
+    return;
+  }
+  base_ = static_cast<char*>(p);
+  // Huge pages would make a segment's first write fault in 2 MiB, several segments at once, and
+  // what the arena holds would no longer be what it has handed out.
+  madvise(base_, max_segments_ * kSegmentBytes, MADV_NOHUGEPAGE);
 }
 
 Arena::~Arena() {
-  for (char* c : chunks_) std::free(c);
+  if (base_ != nullptr) munmap(base_, max_segments_ * kSegmentBytes);
 }
 
-uint32_t Arena::Alloc(size_t bytes) {
-  size_t c = ClassOf(bytes);
-  size_t units = BlockSize(bytes) / kUnit;
-  Class& k = classes_[c];
-  uint32_t id;
-  if (k.free_head != kNil) {
-    id = k.free_head;
-    std::memcpy(&k.free_head, Ptr(id), sizeof(uint32_t));
-  } else {
-    if (k.bump == kNil || k.bump + units > k.bump_end) {
-      uint64_t first = uint64_t(chunks_.size()) << kChunkBits;
-      if (first + (size_t(1) << kChunkBits) - 1 > kMaxId) return kNil;
-      char* chunk = static_cast<char*>(std::aligned_alloc(64, kChunkBytes));
-      if (chunk == nullptr) return kNil;
-      chunks_.push_back(chunk);
-      k.bump = uint32_t(first);
-      // Leave the chunk's tail unused when the class size does not divide it evenly.
-      k.bump_end = uint32_t(first + ((size_t(1) << kChunkBits) / units) * units);
-    }
-    id = k.bump;
-    k.bump += uint32_t(units);
-  }
-  in_use_ += units * kUnit;
+uint32_t Arena::Append(Queue q, size_t bytes) {
+  uint32_t seg = head_[q];
+  if (seg == kNoSegment) return kNil;
+  Segment& s = segs_[seg];
+  size_t units = bytes / kUnit;
+  if (s.fill + units > kSegmentUnits) return kNil;
+  uint32_t id = FirstId(seg) + s.fill;
+  s.fill += uint32_t(units);
+  s.live += uint32_t(units);
+  ++s.entries;
   return id;
 }
 
-void Arena::Free(uint32_t id, size_t bytes) {
-  Class& k = classes_[ClassOf(bytes)];
-  std::memcpy(Ptr(id), &k.free_head, sizeof(uint32_t));
-  k.free_head = id;
-  in_use_ -= BlockSize(bytes);
+bool Arena::OpenHead(Queue q) {
+  uint32_t seg;
+  if (!spare_.empty()) {
+    seg = spare_.back();
+    spare_.pop_back();
+  } else if (!released_.empty()) {
+    seg = released_.back();
+    released_.pop_back();
+  } else if (fresh_ < max_segments_) {
+    seg = fresh_++;
+  } else {
+    return false;
+  }
+  Segment& s = segs_[seg];
+  s = Segment{};
+  s.queue = q;
+  // After the newest segment of the queue, which is not the head when the head was sealed.
+  s.prev = newest_[q];
+  if (newest_[q] != kNoSegment) {
+    segs_[newest_[q]].next = seg;
+  } else {
+    tail_[q] = seg;
+  }
+  newest_[q] = seg;
+  head_[q] = seg;
+  ++count_[q];
+  return true;
+}
+
+void Arena::FreeSegment(uint32_t seg) {
+  Segment& s = segs_[seg];
+  assert(s.queue < kQueues);
+  Queue q = Queue(s.queue);
+  if (head_[q] == seg) head_[q] = kNoSegment;
+  if (s.prev != kNoSegment) {
+    segs_[s.prev].next = s.next;
+  } else {
+    tail_[q] = s.next;
+  }
+  if (s.next != kNoSegment) {
+    segs_[s.next].prev = s.prev;
+  } else {
+    newest_[q] = s.prev;
+  }
+  --count_[q];
+  s = Segment{};
+  spare_.push_back(seg);
+}
+
+bool Arena::ReleaseSpare() {
+  if (spare_.empty()) return false;
+  uint32_t seg = spare_.back();
+  spare_.pop_back();
+  madvise(Ptr(FirstId(seg)), kSegmentBytes, MADV_DONTNEED);
+  released_.push_back(seg);
+  return true;
 }
 
 }  // namespace kvd::store

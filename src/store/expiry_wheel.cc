@@ -9,14 +9,11 @@ ExpiryWheel::ExpiryWheel(Arena* arena, uint64_t now_ms)
     : arena_(arena),
       processed_(now_ms),
       cascaded_((now_ms >> kWindowBits) + 1),
-      nearest_hint_(now_ms + 1),
       near_(new uint32_t[size_t(1) << kNearBits]),
       near_count_(new uint32_t[size_t(1) << kNearBits]()),
-      far_(new uint32_t[size_t(1) << kFarBits]),
-      far_tail_(new uint32_t[size_t(1) << kFarBits]) {
+      far_(new uint32_t[size_t(1) << kFarBits]) {
   std::fill_n(near_.get(), size_t(1) << kNearBits, Arena::kNil);
   std::fill_n(far_.get(), size_t(1) << kFarBits, Arena::kNil);
-  std::fill_n(far_tail_.get(), size_t(1) << kFarBits, Arena::kNil);
 }
 
 void ExpiryWheel::PushFront(uint32_t slot_ref, uint32_t id) {
@@ -28,20 +25,6 @@ void ExpiryWheel::PushFront(uint32_t slot_ref, uint32_t id) {
   head = id;
 }
 
-void ExpiryWheel::PushBackFar(uint32_t slot, uint32_t id) {
-  Header* h = H(id);
-  uint32_t tail = far_tail_[slot];
-  h->next = Arena::kNil;
-  if (tail == Arena::kNil) {
-    h->prev = kSlotTag | kFarTag | slot;
-    far_[slot] = id;
-  } else {
-    h->prev = tail;
-    H(tail)->next = id;
-  }
-  far_tail_[slot] = id;
-}
-
 void ExpiryWheel::PlaceNear(uint32_t id, uint64_t deadline_ms) {
   // A deadline already past (clock skew between reactors) is filed under the next tick to reclaim.
   uint64_t tick = std::max(deadline_ms, processed_ + 1);
@@ -50,7 +33,6 @@ void ExpiryWheel::PlaceNear(uint32_t id, uint64_t deadline_ms) {
   ++near_count_[tick & kNearMask];
   ++near_window_count_[WindowParity(tick)];
   if (deadline_ms <= processed_) ++overdue_;
-  nearest_hint_ = std::min(nearest_hint_, tick);
 }
 
 void ExpiryWheel::Place(uint32_t id, uint64_t deadline_ms) {
@@ -60,7 +42,7 @@ void ExpiryWheel::Place(uint32_t id, uint64_t deadline_ms) {
     PlaceNear(id, deadline_ms);
   } else {
     H(id)->set_far(true);
-    PushBackFar(uint32_t((deadline_ms >> kWindowBits) & kFarMask), id);
+    PushFront(kSlotTag | kFarTag | uint32_t((deadline_ms >> kWindowBits) & kFarMask), id);
   }
 }
 
@@ -78,11 +60,7 @@ void ExpiryWheel::Remove(uint32_t id) {
   } else {
     H(h->prev)->next = h->next;
   }
-  if (h->next != Arena::kNil) {
-    H(h->next)->prev = h->prev;
-  } else if (h->far()) {
-    far_tail_[(FullDeadline(h) >> kWindowBits) & kFarMask] = (h->prev & kSlotTag) ? Arena::kNil : h->prev;
-  }
+  if (h->next != Arena::kNil) H(h->next)->prev = h->prev;
   if (!h->far()) {
     uint64_t tick = NearTick(h);
     --near_count_[tick & kNearMask];
@@ -90,6 +68,17 @@ void ExpiryWheel::Remove(uint32_t id) {
     if (FullDeadline(h) <= processed_) --overdue_;
   }
   --size_;
+}
+
+void ExpiryWheel::Moved(uint32_t from, uint32_t to) {
+  Header* h = H(to);
+  if (from == cascade_next_) cascade_next_ = to;
+  if (h->prev & kSlotTag) {
+    HeadOf(h->prev) = to;
+  } else {
+    H(h->prev)->next = to;
+  }
+  if (h->next != Arena::kNil) H(h->next)->prev = to;
 }
 
 bool ExpiryWheel::Advance(uint64_t now_ms, size_t budget, absl::FunctionRef<void(uint32_t)> expire) {
@@ -169,26 +158,6 @@ uint64_t ExpiryWheel::DueCount(uint64_t now_ms) const {
   return due;
 }
 
-uint32_t ExpiryWheel::Nearest() {
-  if (size_ == 0) return Arena::kNil;
-  uint64_t t = std::max(nearest_hint_, processed_ + 1);
-  // Mid-cascade, window cascaded_ + 1 is partly near already: include it, or its moved entries
-  // were passed over for the far ring's (possibly later) ones.
-  uint64_t near_end = (cascaded_ + (cascading_ ? 2 : 1)) << kWindowBits;
-  for (; t < near_end; ++t) {
-    if (near_count_[t & kNearMask] != 0) {
-      nearest_hint_ = t;
-      return near_[t & kNearMask];
-    }
-  }
-  nearest_hint_ = t;
-  for (uint64_t w = cascaded_ + 1; w <= cascaded_ + (uint64_t(1) << kFarBits); ++w) {
-    uint32_t head = far_[w & kFarMask];
-    if (head != Arena::kNil) return head;
-  }
-  return Arena::kNil;
-}
-
 std::string ExpiryWheel::CheckConsistency() const {
   auto at = [](const char* what, uint64_t slot, uint32_t id) {
     return std::string(what) + " (slot " + std::to_string(slot) + ", id " + std::to_string(id) + ")";
@@ -228,7 +197,6 @@ std::string ExpiryWheel::CheckConsistency() const {
   }
   if (overdue != overdue_) return "overdue_ differs from the lists";
   for (uint64_t i = 0; i <= kFarMask; ++i) {
-    uint32_t last = Arena::kNil;
     std::string e = walk(kSlotTag | kFarTag | uint32_t(i), far_[i], [&](uint32_t id) -> std::string {
       const Header* h = H(id);
       uint64_t window = FullDeadline(h) >> kWindowBits;
@@ -236,11 +204,9 @@ std::string ExpiryWheel::CheckConsistency() const {
       if ((window & kFarMask) != i) return at("in the wrong far slot", i, id);
       if (window <= cascaded_) return at("far entry in a cascaded window", i, id);
       ++total;
-      last = id;
       return "";
     });
     if (!e.empty()) return e;
-    if (far_tail_[i] != last) return at("far_tail_ is not the list's last entry", i, far_tail_[i]);
   }
   if (total != size_) return "size() differs from the lists";
   if (cascading_ && cascade_next_ != Arena::kNil &&

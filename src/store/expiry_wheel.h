@@ -42,6 +42,8 @@ class ExpiryWheel {
   // same time has nothing left to reclaim and returns at once).
   void Insert(uint32_t id, uint64_t deadline_ms);
   void Remove(uint32_t id);
+  // The linked entry at `from` was copied, header and all, to `to`: `to` takes its place.
+  void Moved(uint32_t from, uint32_t to);
 
   // Unlinks every entry due at `now_ms` and hands it to `expire`, visiting at most `budget`
   // entries. Returns true when all due entries have been reclaimed.
@@ -52,12 +54,10 @@ class ExpiryWheel {
   // by a window or more, and of the overdue ones when now_ms is behind the reclaimed ticks.
   uint64_t DueCount(uint64_t now_ms) const;
 
-  // The linked entry with the nearest deadline (near ring exact; far ring by window), or
-  // Arena::kNil when the wheel is empty. Amortised O(1) over a run of evictions.
-  uint32_t Nearest();
-
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
+  // The rings' arrays, allocated whole at construction.
+  static constexpr uint64_t kBytes = ((uint64_t(2) << kNearBits) + (uint64_t(1) << kFarBits)) * sizeof(uint32_t);
 
   // Walks every slot and checks links, slot placement, far flags and all the counts against one
   // another. Returns "" when consistent, else what is wrong. O(size + slots): for tests.
@@ -79,7 +79,6 @@ class ExpiryWheel {
   void Place(uint32_t id, uint64_t deadline_ms);
   void PlaceNear(uint32_t id, uint64_t deadline_ms);
   void PushFront(uint32_t slot_ref, uint32_t id);
-  void PushBackFar(uint32_t slot, uint32_t id);
   uint32_t& HeadOf(uint32_t slot_ref) const {
     return (slot_ref & kFarTag) ? far_[slot_ref & ~(kSlotTag | kFarTag)]
                                 : near_[slot_ref & ~kSlotTag];
@@ -90,7 +89,6 @@ class ExpiryWheel {
   uint64_t cascaded_;       // windows <= cascaded_ have their entries in the near ring
   bool cascading_ = false;  // moving window cascaded_ + 1 from far to near, from cascade_next_
   uint32_t cascade_next_ = Arena::kNil;
-  uint64_t nearest_hint_;   // no near-ring entry has a deadline in (processed_, nearest_hint_)
   size_t size_ = 0;
   // Near entries whose deadline is <= processed_ (inserted already past); all in slot
   // processed_ + 1. DueCount needs them when asked about a time already reclaimed.
@@ -99,9 +97,6 @@ class ExpiryWheel {
   // processed_ + 1 and the next), told apart by parity. Advance skips a window with none.
   size_t near_window_count_[2] = {0, 0};
   std::unique_ptr<uint32_t[]> near_, near_count_, far_;
-  // Far lists are kept in insertion order (appended at the tail) so that their heads are the
-  // oldest writes: for a fixed TTL the nearest deadlines, which eviction takes first.
-  std::unique_ptr<uint32_t[]> far_tail_;
 };
 
 }  // namespace kvd::store

@@ -23,10 +23,30 @@ constexpr uint64_t kNearSpan = uint64_t(1) << ExpiryWheel::kNearBits;
 constexpr uint64_t kFarSpan = kWindow << ExpiryWheel::kFarBits;  // 18.6 h
 constexpr size_t kAll = std::numeric_limits<size_t>::max();
 
+// Header-sized entries for the wheel alone: appended to segments, recycled by id.
+struct TestArena : Arena {
+  TestArena() : Arena(4096) {}
+  std::vector<uint32_t> free_ids;
+  uint32_t Alloc() {
+    if (!free_ids.empty()) {
+      uint32_t id = free_ids.back();
+      free_ids.pop_back();
+      return id;
+    }
+    uint32_t id = Append(kSmall, sizeof(Header));
+    if (id == kNil) {
+      OpenHead(kSmall);
+      id = Append(kSmall, sizeof(Header));
+    }
+    return id;
+  }
+  void Free(uint32_t id) { free_ids.push_back(id); }
+};
+
 // A wheel over its own arena, with a record of what is linked and its deadline, that checks every
 // reclaimed entry was linked and due.
 struct Harness {
-  Arena arena;
+  TestArena arena;
   ExpiryWheel wheel;
   std::unordered_map<uint32_t, uint64_t> linked;  // id -> deadline
   size_t bad_expiries = 0;                        // not linked, or not yet due
@@ -34,7 +54,7 @@ struct Harness {
   explicit Harness(uint64_t now) : wheel(&arena, now) {}
 
   uint32_t Add(uint64_t deadline) {
-    uint32_t id = arena.Alloc(sizeof(Header));
+    uint32_t id = arena.Alloc();
     std::memset(HeaderOf(arena, id), 0, sizeof(Header));
     wheel.Insert(id, deadline);
     linked[id] = deadline;
@@ -43,7 +63,7 @@ struct Harness {
   void Del(uint32_t id) {
     wheel.Remove(id);
     linked.erase(id);
-    arena.Free(id, sizeof(Header));
+    arena.Free(id);
   }
   // One Advance call; returns whether it caught up, appending what it reclaimed.
   bool Step(uint64_t now, size_t budget, std::vector<uint32_t>* out) {
@@ -54,7 +74,7 @@ struct Harness {
       } else {
         linked.erase(it);
       }
-      arena.Free(id, sizeof(Header));
+      arena.Free(id);
       out->push_back(id);
     });
   }
@@ -152,12 +172,12 @@ TEST_CASE("ExpiryWheel: a million entries with one deadline, reclaimed under a b
   const uint64_t start = 1000;
   const uint64_t deadline = start + 50 * kSec;  // far ring at insert: cascaded under budget too
   const size_t n = 1'000'000;
-  Arena arena;
+  TestArena arena;
   ExpiryWheel wheel(&arena, start);
   std::vector<uint32_t> ids(n);
   uint32_t max_id = 0;
   for (size_t i = 0; i < n; ++i) {
-    ids[i] = arena.Alloc(sizeof(Header));
+    ids[i] = arena.Alloc();
     wheel.Insert(ids[i], deadline);
     max_id = std::max(max_id, ids[i]);
   }
@@ -293,7 +313,6 @@ TEST_CASE("ExpiryWheel: Remove and Insert while a cascade is paused") {
       uint32_t late3 = h.Add(2 * kWindow + 100 + kFarSpan + 1);
       CHECK(h.wheel.CheckConsistency() == "");
       CHECK(h.wheel.DueCount(2 * kWindow + 102) == 3 + 1 + 1 - (victim <= 2 ? 1 : 0));
-      CHECK(h.wheel.Nearest() == before);
 
       CHECK(h.Run(2 * kWindow - 2, 1).empty());
       CHECK(h.Run(2 * kWindow - 1) == std::vector<uint32_t>{before});
@@ -333,7 +352,6 @@ TEST_CASE("ExpiryWheel: Insert of a deadline already past") {
     CHECK(h.wheel.DueCount(now - 400) == 1);
     CHECK(h.wheel.DueCount(now - 401) == 0);
     CHECK(h.wheel.DueCount(now + 1) == 3);
-    CHECK(h.wheel.Nearest() != Arena::kNil);
     // Reclaimed with the next tick, not by an Advance to the time already reclaimed.
     CHECK(h.Run(now).empty());
     CHECK(h.wheel.DueCount(now) == 2);
@@ -358,53 +376,50 @@ TEST_CASE("ExpiryWheel: Insert of a deadline already past") {
   }
 }
 
-TEST_CASE("ExpiryWheel: Nearest returns the nearest near entry") {
-  Harness h(1000);
-  CHECK(h.wheel.Nearest() == Arena::kNil);
-  uint32_t far = h.Add(1000 + 10 * kMin);
-  CHECK(h.wheel.Nearest() == far);
-  std::vector<std::pair<uint64_t, uint32_t>> near;
-  std::mt19937 rng(3);
-  for (int i = 0; i < 200; ++i) {
-    uint64_t d = 1001 + rng() % 15000;
-    near.emplace_back(d, h.Add(d));
-  }
-  std::sort(near.begin(), near.end());
-  // Repeatedly take the nearest, as eviction does.
-  size_t wrong = 0;
-  for (auto& [d, id] : near) {
-    uint32_t got = h.wheel.Nearest();
-    if (got == Arena::kNil || h.linked.at(got) != d) ++wrong;
-    h.Del(got);
-  }
-  CHECK(wrong == 0);
-  CHECK(h.wheel.Nearest() == far);
-  // A new near entry (even behind the hint) wins over the far one.
-  uint32_t n1 = h.Add(5000);
-  CHECK(h.wheel.Nearest() == n1);
-  uint32_t n2 = h.Add(1500);
-  CHECK(h.wheel.Nearest() == n2);
-  h.Run(1500);
-  CHECK(h.wheel.Nearest() == n1);
-}
-
-TEST_CASE("ExpiryWheel: Nearest while a cascade is paused prefers the moved near entries") {
+TEST_CASE("ExpiryWheel: Moved puts a copied entry in the original's place") {
   Harness h(0);
-  // Window 2's far slot, cascaded at tick 16384, also holds an entry one revolution later; the
-  // list is newest first, so with a budget of 4 the cascade moves window 2's four entries and
-  // stops at that one.
-  uint32_t next_round = h.Add(2 * kWindow + 5 + kFarSpan);
-  std::vector<uint32_t> w2;
-  for (int i = 0; i < 4; ++i) w2.push_back(h.Add(2 * kWindow + 10 + i));
+  // Head, middle and tail of a near slot's list, and of a far one, and the entry a paused cascade
+  // is about to visit.
+  for (uint64_t d : {uint64_t(500), uint64_t(10 * kMin)}) {
+    std::vector<uint32_t> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(h.Add(d));
+    for (int i = 0; i < 3; ++i) {
+      uint32_t from = ids[i];
+      uint32_t to = h.arena.Alloc();
+      std::memcpy(HeaderOf(h.arena, to), HeaderOf(h.arena, from), sizeof(Header));
+      h.wheel.Moved(from, to);
+      h.linked.erase(from);
+      h.linked[to] = d;
+      ids[i] = to;
+      CHECK(h.wheel.CheckConsistency() == "");
+    }
+  }
+  CHECK(h.Run(500).size() == 3);
+  CHECK(h.Run(10 * kMin).size() == 3);
+  CHECK(h.wheel.empty());
+
+  Harness c(0);
+  std::vector<uint32_t> cascading;
+  for (int i = 0; i < 4; ++i) cascading.push_back(c.Add(2 * kWindow + 7));
   std::vector<uint32_t> out;
-  CHECK_FALSE(h.Step(kWindow, 4, &out));
+  CHECK_FALSE(c.Step(kWindow, 2, &out));  // the cascade of window 2 pauses halfway
   CHECK(out.empty());
-  CHECK(h.wheel.CheckConsistency() == "");
-  uint32_t got = h.wheel.Nearest();
-  CHECK(got != next_round);
-  CHECK(got == w2[0]);
-  CHECK(h.Run(2 * kWindow + 10) == std::vector<uint32_t>{w2[0]});
-  CHECK(h.wheel.Nearest() == w2[1]);
+  for (uint32_t& id : cascading) {
+    uint32_t to = c.arena.Alloc();
+    std::memcpy(HeaderOf(c.arena, to), HeaderOf(c.arena, id), sizeof(Header));
+    c.wheel.Moved(id, to);
+    c.linked.erase(id);
+    c.linked[to] = 2 * kWindow + 7;
+    id = to;
+    CHECK(c.wheel.CheckConsistency() == "");
+  }
+  std::vector<uint32_t> got = c.Run(2 * kWindow + 7);
+  std::sort(got.begin(), got.end());
+  std::sort(cascading.begin(), cascading.end());
+  CHECK(got == cascading);
+  CHECK(c.wheel.empty());
+  CHECK(c.bad_expiries == 0);
+  CHECK(h.bad_expiries == 0);
 }
 
 // Random inserts, removes and budgeted advances over simulated hours against a multimap model.
@@ -413,7 +428,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
   CAPTURE(seed);
   std::mt19937_64 rng(seed);
   auto rnd = [&](uint64_t n) { return n == 0 ? 0 : rng() % n; };
-  Arena arena;
+  TestArena arena;
   ExpiryWheel wheel(&arena, start);
   std::multimap<uint64_t, uint32_t> model;  // deadline -> id, linked entries
   std::unordered_map<uint32_t, std::multimap<uint64_t, uint32_t>::iterator> where;
@@ -461,7 +476,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
         else if (r < 80) d = now + rnd(20 * kDay);
         else if (r < 92) d = std::max<uint64_t>((now / kWindow + rnd(4)) * kWindow + rnd(3), 1) - 1;
         else if (r < 100) d = now - std::min(now - start, rnd(5 * kSec));  // already past
-        uint32_t id = arena.Alloc(sizeof(Header));
+        uint32_t id = arena.Alloc();
         std::memset(HeaderOf(arena, id), 0, sizeof(Header));
         wheel.Insert(id, d);
         where[id] = model.emplace(d, id);
@@ -474,7 +489,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
         uint32_t id = ids[rnd(ids.size())];
         wheel.Remove(id);
         unlink_model(id);
-        arena.Free(id, sizeof(Header));
+        arena.Free(id);
         ++removed;
       }
     } else {
@@ -490,7 +505,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
           auto it = where.find(id);
           if (it == where.end() || it->second->first > now) fail("reclaimed an entry not linked or not due");
           unlink_model(id);
-          arena.Free(id, sizeof(Header));
+          arena.Free(id);
           ++expired_total;
         });
         if (caught_up) break;
@@ -514,18 +529,6 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
       uint64_t t = now + rnd(2 * kNearSpan) - std::min(now - start, rnd(kNearSpan));
       if (wheel.DueCount(t) != due_in_model(t)) fail("DueCount(t) differs");
     }
-    // Nearest is exact for the near ring: when caught up, every deadline in the window of the
-    // next tick is near.
-    if (caught_up && !model.empty()) {
-      uint64_t best = std::max(model.begin()->first, now + 1);
-      uint32_t got = wheel.Nearest();
-      if (got == Arena::kNil) {
-        fail("Nearest returned nil");
-      } else if (best / kWindow <= (now + 1) / kWindow &&
-                 std::max(where.at(got)->first, now + 1) != best) {
-        fail("Nearest is not the nearest near entry");
-      }
-    }
     if (errors != 0) {
       CAPTURE(steps);
       CAPTURE(now - start);
@@ -536,7 +539,7 @@ void RunModel(uint64_t start, uint64_t seed, uint64_t duration) {
   // Catch up completely in one go: everything left is in the future.
   while (!wheel.Advance(now, kAll, [&](uint32_t id) {
     if (!unlink_model(id)) fail("final catch-up reclaimed an unknown entry");
-    arena.Free(id, sizeof(Header));
+    arena.Free(id);
   })) {
   }
   CAPTURE(first_error);

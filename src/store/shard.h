@@ -1,10 +1,25 @@
-// Shard: one slice of the keyspace — a hash table of entry ids, the arena holding the entries, and
-// the expiry wheel timing them out — with a memory budget it enforces by evicting the entries
-// nearest to expiry.
+// Shard: one slice of the keyspace — a hash table of entry ids, the arena holding the entries as
+// segment logs, the expiry wheel timing them out — within a memory budget that covers everything
+// it holds from the system, kept by S3-FIFO eviction.
 //
-// Invariants: every entry in the table is linked in the wheel exactly once; an entry whose
-// deadline has passed is never returned by Get (it is erased on sight), and is not counted by
-// LiveCount even before the wheel reclaims it.
+// Memory: BytesHeld() = the arena's segments (in queues and spare) + out-of-line values (page
+// rounded) + the table's arrays + fixed bookkeeping (wheel, segment table, ghost). It never
+// exceeds the limit: room is made before anything is allocated, and one segment of it is kept
+// free for the copies eviction makes.
+//
+// Eviction (S3-FIFO, Yang et al., SOSP'23, at segment granularity; docs/design.md has the
+// replays that chose it): a new key is appended to the small queue, unless the ghost remembers
+// it, then to the main queue. Reads raise an entry's 2-bit frequency. Room comes from the tail
+// segment of the small queue while it holds more than a tenth of the segments, else of the main
+// queue: its live entries are walked in order; in the small queue those read since they arrived
+// are copied to the main queue and the rest are evicted into the ghost; in the main queue those
+// with a frequency left are copied to its head with one less, the rest evicted. Expired entries
+// are always reclaimed first, never kept or counted as evicted. A segment whose last entry goes
+// is freed at once.
+//
+// Invariants: every entry in the table is linked in the wheel exactly once and is live in the
+// arena; an entry whose deadline has passed is never returned by Get (it is reclaimed on sight),
+// and is not counted by LiveCount even before the wheel reclaims it.
 // Thread safety: none. Store wraps each shard in a lock.
 #pragma once
 
@@ -18,6 +33,8 @@
 #include "store/arena.h"
 #include "store/entry.h"
 #include "store/expiry_wheel.h"
+#include "store/ghost.h"
+#include "store/page_allocator.h"
 
 namespace kvd::store {
 
@@ -45,12 +62,21 @@ enum class SetMode : uint8_t { kAlways, kIfAbsent, kIfPresent };
 enum class SetResult : uint8_t { kStored, kConditionFailed, kNoMemory };
 
 struct ShardStats {
-  uint64_t keys = 0;       // live keys (expired ones excluded)
-  uint64_t bytes_used = 0;
-  uint64_t expired = 0;    // total reclaimed by expiry (background or on sight)
-  uint64_t evicted = 0;    // total evicted for memory
-  uint64_t arena_in_use = 0;    // of bytes_used, the arena blocks holding entries
-  uint64_t arena_reserved = 0;  // chunks the arena holds (in use, free-listed or not yet carved)
+  uint64_t keys = 0;           // live keys (expired ones excluded)
+  uint64_t bytes_held = 0;     // what the limit is checked against (see Shard)
+  uint64_t bytes_used = 0;     // of that, live entries, out-of-line values, table, bookkeeping
+  uint64_t bytes_limit = 0;
+  uint64_t segments_small = 0, segments_main = 0, segments_spare = 0;
+  uint64_t table_bytes = 0;
+  uint64_t out_of_line_bytes = 0;
+  uint64_t expired = 0;        // reclaimed by expiry (background or on sight)
+  uint64_t evicted_small = 0;  // evicted from the small queue: not read since they arrived
+  uint64_t evicted_main = 0;   // evicted from the main queue: frequency spent
+  uint64_t promoted = 0;       // copied from the small queue to the main one
+  uint64_t reinserted = 0;     // copied to the main queue's head again
+  uint64_t ghost_hits = 0;     // new keys that went straight to the main queue
+  uint64_t rejected = 0;       // writes refused: the value cannot fit in the limit
+  uint64_t bytes_copied = 0;   // by promotions and reinsertions
 };
 
 class Shard {
@@ -60,13 +86,18 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
   ~Shard();
 
+  // The least memory_limit a shard can work in: its fixed bookkeeping and a few segments.
+  static uint64_t MinLimit();
+
   // Calls on_value(std::string_view) with the live value and returns true, or returns false on a
-  // miss. The view is valid only during the call.
+  // miss. The view is valid only during the call. A hit counts as a read for eviction.
   template <class F>
   bool Get(HashedKey key, uint64_t now_ms, F&& on_value) {
     uint32_t id = FindLive(key, now_ms);
     if (id == Arena::kNil) return false;
-    on_value(ValueOf(arena_, id));
+    Header* h = HeaderOf(arena_, id);
+    h->Touch();
+    on_value(ValueOf(h));
     return true;
   }
 
@@ -79,21 +110,26 @@ class Shard {
 
   // Stores value under key, expiring ttl_ms from now (1 <= ttl_ms <= kMaxTtlMs), subject to mode.
   // key.size() <= kMaxKeyLen and value.size() <= kMaxValueLen are the caller's to check.
+  // kNoMemory when the value cannot fit in the limit at all; the old value, if any, stays.
   SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
                 uint64_t now_ms);
   // Removes key; returns whether a live entry was there.
   bool Delete(HashedKey key, uint64_t now_ms);
-  // Reclaims expired entries, visiting at most `budget`; true when caught up.
-  bool Expire(uint64_t now_ms, size_t budget);
+  // Background work, visiting at most `budget` entries: reclaims expired entries, and when the
+  // budget is reached evicts ahead so that the next new segment is ready (writes then rarely
+  // evict themselves). True when nothing is left to do.
+  bool Housekeep(uint64_t now_ms, size_t budget);
 
   uint64_t LiveCount(uint64_t now_ms) const { return table_.size() - wheel_.DueCount(now_ms); }
-  uint64_t BytesUsed() const;
+  uint64_t BytesHeld() const {
+    return arena_.bytes_held() + out_of_line_bytes_ + table_bytes_ + fixed_bytes();
+  }
+  uint64_t limit() const { return limit_; }
   ShardStats Stats(uint64_t now_ms) const;
-  // Entries linked in the expiry wheel: always the table's size (the invariant above), expired or
-  // not. For tests.
+  // Entries linked in the expiry wheel: always the table's size (the invariant above). For tests.
   size_t WheelSize() const { return wheel_.size(); }
-  // The wheel's own check, plus: the table and the wheel hold the same entries, and the memory
-  // accounting matches them (no leaked or doubly freed block). "" when consistent. O(n): for tests.
+  // The wheel's own check, plus: the table, the wheel and the arena's segments hold the same
+  // entries, and every byte count matches them. "" when consistent. O(n): for tests.
   std::string CheckConsistency() const;
 
  private:
@@ -124,22 +160,53 @@ class Shard {
       return false;
     }
   };
-  using Table = absl::flat_hash_set<uint32_t, KeyHash, KeyEq>;
+  using Table = absl::flat_hash_set<uint32_t, KeyHash, KeyEq, PageAllocator<uint32_t>>;
 
+  uint64_t fixed_bytes() const { return arena_.overhead_bytes() + ExpiryWheel::kBytes + ghost_.bytes(); }
   uint32_t FindLive(HashedKey key, uint64_t now_ms);
-  // Writes a new entry and links it in the wheel; kNil when out of memory.
-  uint32_t NewEntry(std::string_view key, std::string_view value, uint64_t deadline_ms);
-  void FreeEntry(uint32_t id);          // arena and out-of-line value; not the table or wheel
-  void EraseLinked(uint32_t id);        // table, wheel and memory
-  bool MakeRoom(size_t bytes);
+  // Points the table's element for key from old_id to new_id (the same key, moved).
+  void Repoint(std::string_view key, uint32_t old_id, uint32_t new_id);
+  // Frees what an entry holds besides the table and wheel: its value's mapping, its arena bytes,
+  // and its segment if that was the last live entry there. Marks it dead.
+  void FreeEntry(uint32_t id);
+  void EraseLinked(uint32_t id);  // table, wheel and memory
+  void Reclaim(uint32_t id);      // an expired entry: EraseLinked, counted
+  // Appends a copy of the entry at id (live, linked) to the main queue and points the table and
+  // wheel at it; false when no segment can be had for it.
+  bool CopyToMain(uint32_t id, uint32_t freq);
+  SetResult Refuse();
+  // Entries moved or removed by eviction and expiry so far: a change means ids may have changed.
+  uint64_t Relocations() const;
+
+  // Segments the limit allows besides `extra` bytes of other memory.
+  size_t SegmentsAllowed(uint64_t extra) const;
+  // Makes room to open one more segment, or for `bytes` of other memory, keeping one segment free
+  // for eviction's copies; false when even evicting everything would not do.
+  bool RoomForSegment(uint64_t now_ms);
+  bool RoomForBytes(uint64_t bytes, uint64_t now_ms);
+  // One step toward room: reclaims due entries, else evicts until a segment is freed. False when
+  // there is nothing left to reclaim or evict.
+  bool FreeSomething(uint64_t now_ms);
+  // Walks the victim segment (there must be one) for at most *budget entries, taking them off it;
+  // returns true when it freed the segment. `force` evicts whatever it meets.
+  bool EvictStep(size_t* budget, bool force, uint64_t now_ms);
+  bool ChooseVictim();
+  // Grows the table ahead of absl's own rule, so that it never grows behind the budget's back.
+  bool MaybeGrowTable(uint64_t now_ms);
+  // Keeps the ghost about as large as the main queue's key count, within the limit.
+  bool SizeGhost(uint64_t now_ms);
 
   uint64_t limit_;
+  uint64_t table_bytes_ = 0;  // counted by the table's allocator
+  uint64_t out_of_line_bytes_ = 0;
   Arena arena_;
   Table table_;
   ExpiryWheel wheel_;
-  uint64_t external_bytes_ = 0;
-  uint64_t expired_ = 0;
-  uint64_t evicted_ = 0;
+  Ghost ghost_;
+  uint32_t victim_ = Arena::kNoSegment;  // the segment eviction is walking
+  uint32_t cursor_ = 0;                  // its next entry
+  uint64_t live_bytes_ = 0;              // entries' bytes in segments
+  ShardStats counts_;                    // the counters among its fields
 };
 
 }  // namespace kvd::store

@@ -10,10 +10,10 @@ Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared)
   }
 }
 
-bool Store::Expire(size_t shard, uint64_t now_ms, size_t budget) {
+bool Store::Housekeep(size_t shard, uint64_t now_ms, size_t budget) {
   Slot& s = *slots_[shard];
   Guard lock(s, shared_);
-  return s.shard.Expire(now_ms, budget);
+  return s.shard.Housekeep(now_ms, budget);
 }
 
 uint64_t Store::Size(uint64_t now_ms) const {
@@ -31,11 +31,22 @@ ShardStats Store::Stats(uint64_t now_ms) const {
     Guard lock(*s, shared_);
     ShardStats x = s->shard.Stats(now_ms);
     sum.keys += x.keys;
+    sum.bytes_held += x.bytes_held;
     sum.bytes_used += x.bytes_used;
+    sum.bytes_limit += x.bytes_limit;
+    sum.segments_small += x.segments_small;
+    sum.segments_main += x.segments_main;
+    sum.segments_spare += x.segments_spare;
+    sum.table_bytes += x.table_bytes;
+    sum.out_of_line_bytes += x.out_of_line_bytes;
     sum.expired += x.expired;
-    sum.evicted += x.evicted;
-    sum.arena_in_use += x.arena_in_use;
-    sum.arena_reserved += x.arena_reserved;
+    sum.evicted_small += x.evicted_small;
+    sum.evicted_main += x.evicted_main;
+    sum.promoted += x.promoted;
+    sum.reinserted += x.reinserted;
+    sum.ghost_hits += x.ghost_hits;
+    sum.rejected += x.rejected;
+    sum.bytes_copied += x.bytes_copied;
   }
   return sum;
 }

@@ -3,9 +3,9 @@
 // Any reactor may touch any shard: a request takes its shard's lock for the length of one
 // hash-table operation plus a copy of the value (docs/design.md has the measurements behind a
 // short lock over handing requests to an owner thread). A store built with shared = false (kvd
-// with one reactor) is used by that one thread only and takes no locks at all. Expiry is driven
-// by the reactors: reactor
-// r calls Expire() for the shards i with i % reactors == r.
+// with one reactor) is used by that one thread only and takes no locks at all. Background work
+// (expiry, evicting ahead) is driven by the reactors: reactor r calls Housekeep() for the shards
+// i with i % reactors == r.
 //
 // Thread safety: with shared = true every public method is safe to call from any thread; with
 // shared = false all calls must come from one thread.
@@ -23,7 +23,8 @@ namespace kvd::store {
 
 class Store {
  public:
-  // memory_limit is split evenly between the shards.
+  // memory_limit is split evenly between the shards; each share must be at least
+  // Shard::MinLimit().
   Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared = true);
 
   // Keys convert from any string (hashing it) or come hashed already (HashedKey).
@@ -59,8 +60,8 @@ class Store {
     s.shard.PrefetchEntry(key);
   }
 
-  // Reclaims expired entries of shard i, visiting at most `budget`; true when caught up.
-  bool Expire(size_t shard, uint64_t now_ms, size_t budget);
+  // Shard i's background work, visiting at most `budget` entries; true when caught up.
+  bool Housekeep(size_t shard, uint64_t now_ms, size_t budget);
   // Exact count of live keys.
   uint64_t Size(uint64_t now_ms) const;
   ShardStats Stats(uint64_t now_ms) const;  // summed over shards

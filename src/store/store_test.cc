@@ -37,9 +37,9 @@ TEST_CASE("Store: keys spread evenly over the shards; Size and Stats sum them") 
   ShardStats st = s.Stats(t);
   CHECK(st.keys == n);
   CHECK(st.bytes_used > uint64_t(n) * 24);
-  CHECK(st.arena_in_use >= uint64_t(n) * 24);
-  CHECK(st.arena_in_use < st.bytes_used);  // the rest is table slots
-  CHECK(st.arena_reserved >= st.arena_in_use);
+  CHECK(st.bytes_held >= st.bytes_used);
+  CHECK(st.table_bytes > uint64_t(n) * 4);
+  CHECK(st.bytes_limit == kBig);
   CHECK(Get(s, "/123", t) == "123");
   CHECK(s.Delete("/123", t));
   CHECK_FALSE(Get(s, "/123", t).has_value());
@@ -48,7 +48,7 @@ TEST_CASE("Store: keys spread evenly over the shards; Size and Stats sum them") 
   // Each shard's share shows as the drop in Size when only that shard reclaims its keys.
   uint64_t left = n - 1;
   for (size_t i = 0; i < shards; ++i) {
-    CHECK(s.Expire(i, t + 1000, kAll));
+    CHECK(s.Housekeep(i, t + 1000, kAll));
     // Reclaimed shards are now exactly empty, the others still count their keys as expired.
     uint64_t after = s.Stats(t + 999).keys;
     uint64_t share = left - after;
@@ -85,8 +85,8 @@ TEST_CASE("Store: one not shared between threads (no locks) behaves the same, pr
     CHECK(!Get(s, "/7", 0));
     CHECK(s.Size(0) == 999);
     CHECK(s.Size(600) == 499);  // keys /0../500 expired (ttl 100 + i), /7 deleted
-    s.Expire(0, 600, kAll);
-    s.Expire(1, 600, kAll);
+    s.Housekeep(0, 600, kAll);
+    s.Housekeep(1, 600, kAll);
     CHECK(s.Stats(600).keys == 499);
     CHECK(!Get(s, "/400", 600));
     CHECK(Get(s, "/999", 600) == "999");
@@ -94,12 +94,13 @@ TEST_CASE("Store: one not shared between threads (no locks) behaves the same, pr
 }
 
 TEST_CASE("Store: the memory limit is split between the shards") {
-  Store s(4, 4 * 64 * 1024, 0);
-  for (int i = 0; i < 20000; ++i) s.Set("/" + std::to_string(i), "0123456789", 1000 + i, SetMode::kAlways, 0);
+  Store s(4, 4 * 2 * Shard::MinLimit(), 0);
+  for (int i = 0; i < 200000; ++i) s.Set("/" + std::to_string(i), "0123456789", 1000 + i, SetMode::kAlways, 0);
   ShardStats st = s.Stats(0);
-  CHECK(st.evicted > 0);
-  CHECK(st.keys + st.evicted == 20000);
-  CHECK(st.bytes_used <= s.memory_limit());
+  CHECK(st.evicted_small + st.evicted_main > 0);
+  CHECK(st.keys + st.evicted_small + st.evicted_main == 200000);
+  CHECK(st.bytes_held <= s.memory_limit());
+  CHECK(st.bytes_limit == s.memory_limit());
 }
 
 TEST_CASE("Store: concurrent Set/Get/Delete/Expire on overlapping keys") {
@@ -135,7 +136,7 @@ TEST_CASE("Store: concurrent Set/Get/Delete/Expire on overlapping keys") {
       } else if (op == 14) {
         s.Delete(key, now);
       } else {
-        s.Expire(rnd() % s.shards(), now, 1 + rnd() % 64);
+        s.Housekeep(rnd() % s.shards(), now, 1 + rnd() % 64);
         if (s.Size(now) > uint64_t(kKeys)) ++bad;
       }
     }
@@ -146,9 +147,11 @@ TEST_CASE("Store: concurrent Set/Get/Delete/Expire on overlapping keys") {
   CHECK(bad == 0);
   CHECK(hits > 1000);
   uint64_t now = clock.load() / 16 + 3000;
-  for (size_t i = 0; i < s.shards(); ++i) CHECK(s.Expire(i, now, kAll));
+  for (size_t i = 0; i < s.shards(); ++i) CHECK(s.Housekeep(i, now, kAll));
   CHECK(s.Size(now) == 0);
-  CHECK(s.Stats(now).bytes_used < 64 * 1024);  // only table slots left
+  CHECK(s.Stats(now).out_of_line_bytes == 0);
+  CHECK(s.Stats(now).bytes_used == Store(4, 64 * 1024 * 1024, 0).Stats(0).bytes_used +
+                                        s.Stats(now).table_bytes - Store(4, 64 * 1024 * 1024, 0).Stats(0).table_bytes);
 }
 
 // Not a test: measures bytes per key. Runs only with KVD_MEASURE=1 (or --no-skip).
@@ -165,12 +168,9 @@ TEST_CASE("measure: bytes per key, 1M small keys in 2 shards" *
   ShardStats st = s.Stats(0);
   REQUIRE(st.keys == uint64_t(n));
   std::printf("bytes per key (1M keys \"/0\"..\"/999999\", value = number, 2 shards):\n");
-  std::printf("  BytesUsed()/1e6      = %.2f  (arena blocks in use + table slots)\n",
-              double(st.bytes_used) / n);
-  std::printf("  arena reserved / key = %.2f  (chunks taken from malloc)\n",
-              double(st.arena_reserved) / n);
-  std::printf("  table slots / key    = %.2f\n", double(st.bytes_used - st.arena_in_use) / n);
-  std::printf("  arena in use / key   = %.2f\n", double(st.arena_in_use) / n);
+  std::printf("  held / key   = %.2f  (segments, tables, bookkeeping)\n", double(st.bytes_held) / n);
+  std::printf("  used / key   = %.2f  (live entries, tables, bookkeeping)\n", double(st.bytes_used) / n);
+  std::printf("  table / key  = %.2f\n", double(st.table_bytes) / n);
 }
 
 }  // namespace
