@@ -380,6 +380,7 @@ bool Shard::Housekeep(uint64_t now_ms, size_t budget) {
     ++visited;
   });
   if (!caught_up) return false;
+  SizeGhost(now_ms);
   // Evict ahead: when the next write that needs a segment would have to make room itself, make
   // it now, a slice at a time. Not when the budget is mostly out-of-line values: a segment ahead
   // would cost one of them, maybe the only key, for a write that may never come.
@@ -391,7 +392,14 @@ bool Shard::Housekeep(uint64_t now_ms, size_t budget) {
   }
   // Spares beyond a couple hold memory the data no longer needs: give it back.
   while (arena_.spares() > kKeptSpares) arena_.ReleaseSpare();
-  SizeGhost(now_ms);
+  return true;
+}
+
+bool Shard::Inspect(std::string_view key, Placement* out) const {
+  auto it = table_.find(key);
+  if (it == table_.end()) return false;
+  out->queue = arena_.QueueOf(Arena::SegmentOf(*it));
+  out->freq = HeaderOf(arena_, *it)->freq();
   return true;
 }
 

@@ -131,6 +131,20 @@ class Shard {
   // The wheel's own check, plus: the table, the wheel and the arena's segments hold the same
   // entries, and every byte count matches them. "" when consistent. O(n): for tests.
   std::string CheckConsistency() const;
+  // For the policy's model test: where a live key is, without counting a read.
+  struct Placement {
+    Arena::Queue queue;
+    uint32_t freq;
+  };
+  bool Inspect(std::string_view key, Placement* out) const;
+  // For the same: the bytes the limit leaves for segments and the ghost (fixed bookkeeping but the
+  // ghost, table and out-of-line values taken off).
+  uint64_t RoomForSegmentsAndGhost() const {
+    return limit_ - (out_of_line_bytes_ + table_bytes_ + fixed_bytes() - ghost_.bytes());
+  }
+  uint64_t GhostBytes() const { return ghost_.bytes(); }
+  // For the same: grows the table now for n keys, so that it stays that size.
+  void ReserveKeysForTest(size_t n) { table_.reserve(n * 32 / 25 + 2); }
 
  private:
   // A lookup key that matches nothing: comparing it with an id prefetches that id's entry.
