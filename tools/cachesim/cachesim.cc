@@ -7,7 +7,8 @@
 // replay is a look-aside cache: each record is a GET; a miss SETs the key with its size. Per
 // policy it prints the hit ratio over the non-scan GETs, the same over the second half of them
 // (after the scan, when there is one), the scan GETs' hits, the objects and bytes held at the
-// end (and, for s3fifo-seg, the bytes of the segments in use), and the replay's wall time.
+// end (and, for s3fifo-seg, the bytes of the segments in use and the bytes its evictions copied
+// per byte inserted), and the replay's wall time.
 // --objects=N sets the budget to N times the mean object size of the trace's Zipf keys (the
 // budget that would hold N average objects). --tsv prints tab-separated rows instead of markdown.
 #include <chrono>
@@ -26,7 +27,7 @@ namespace {
 
 struct Result {
   uint64_t gets = 0, hits = 0, late_gets = 0, late_hits = 0, scan_gets = 0, scan_hits = 0;
-  uint64_t objects = 0, bytes = 0, reserved = 0;
+  uint64_t objects = 0, bytes = 0, reserved = 0, copied = 0, inserted = 0;
   double seconds = 0;
 };
 
@@ -36,7 +37,11 @@ Result Replay(const Trace& t, Cache& c) {
   uint64_t zipf_i = 0, half = t.header.requests / 2;
   for (const Record& rec : t.records) {
     bool hit = c.Get(rec.id);
-    if (!hit) c.Insert(rec.id, ObjectBytesOf(rec.id, rec.value_bytes));
+    if (!hit) {
+      uint32_t bytes = ObjectBytesOf(rec.id, rec.value_bytes);
+      c.Insert(rec.id, bytes);
+      r.inserted += bytes;
+    }
     if (rec.flags & kScan) {
       ++r.scan_gets, r.scan_hits += hit;
     } else {
@@ -47,6 +52,7 @@ Result Replay(const Trace& t, Cache& c) {
   r.objects = c.objects();
   r.bytes = c.bytes();
   r.reserved = c.reserved();
+  r.copied = c.copied();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
@@ -113,14 +119,14 @@ int ReplayCmd(std::map<std::string, std::string> a) {
     throw std::invalid_argument("give --budget or --objects");
   }
   if (tsv) {
-    fmt::print("zipf\tscan\tbudget\tpolicy\thit_ratio\thit_ratio_late\tscan_hits\tobjects\tbytes\treserved\tseconds\n");
+    fmt::print("zipf\tscan\tbudget\tpolicy\thit_ratio\thit_ratio_late\tscan_hits\tobjects\tbytes\treserved\tcopied\tseconds\n");
   } else {
     fmt::print("trace: zipf {} over {} keys, {} requests{}, seed {}; budget {} bytes ({:.1f} MiB)\n\n",
                t.header.zipf, t.header.keys, t.header.requests,
                t.header.scan_records ? fmt::format(" + a scan of {} keys", t.header.scan_records) : "",
                t.header.seed, budget, double(budget) / (1 << 20));
-    fmt::print("| policy | hit ratio | 2nd half | scan hits | objects | bytes used | segments held | replay s |\n");
-    fmt::print("|---|---|---|---|---|---|---|---|\n");
+    fmt::print("| policy | hit ratio | 2nd half | scan hits | objects | bytes used | segments held | copied / inserted | replay s |\n");
+    fmt::print("|---|---|---|---|---|---|---|---|---|\n");
   }
   std::string_view rest = policies;
   while (!rest.empty()) {
@@ -130,12 +136,14 @@ int ReplayCmd(std::map<std::string, std::string> a) {
     Result r = Replay(t, *cache);
     double hr = Ratio(r.hits, r.gets), late = Ratio(r.late_hits, r.late_gets);
     if (tsv) {
-      fmt::print("{}\t{}\t{}\t{}\t{:.5f}\t{:.5f}\t{}\t{}\t{}\t{}\t{:.3f}\n", t.header.zipf,
+      fmt::print("{}\t{}\t{}\t{}\t{:.5f}\t{:.5f}\t{}\t{}\t{}\t{}\t{}\t{:.3f}\n", t.header.zipf,
                  t.header.scan_records > 0, budget, spec, hr, late, r.scan_hits, r.objects, r.bytes,
-                 r.reserved, r.seconds);
+                 r.reserved, r.copied, r.seconds);
     } else {
-      fmt::print("| {} | {:.4f} | {:.4f} | {} | {} | {} | {} | {:.2f} |\n", spec, hr, late, r.scan_hits,
-                 r.objects, r.bytes, r.reserved != r.bytes ? std::to_string(r.reserved) : "—", r.seconds);
+      bool seg = r.reserved != r.bytes || r.copied > 0;
+      fmt::print("| {} | {:.4f} | {:.4f} | {} | {} | {} | {} | {} | {:.2f} |\n", spec, hr, late, r.scan_hits,
+                 r.objects, r.bytes, seg ? std::to_string(r.reserved) : "—",
+                 seg ? fmt::format("{:.3f}", Ratio(r.copied, r.inserted)) : "—", r.seconds);
     }
     std::fflush(stdout);
   }

@@ -149,6 +149,7 @@ TEST_CASE("s3fifo-seg evicts whole segments, copies what it keeps, leaves holes"
   CHECK(c.InGhost(3));
   CHECK(c.segments(S3FifoSeg::kSmall) == 3);
   CHECK(c.segments(S3FifoSeg::kMain) == 1);
+  CHECK(c.copied() == 200);
   CHECK(c.bytes() == 700);
   CHECK(c.reserved() == 800);
   c.Erase(5);  // a hole in [5 6]
@@ -177,6 +178,7 @@ TEST_CASE("s3fifo-seg main eviction reinserts hit objects with one hit less") {
   c.Insert(9, 100);
   CHECK(Held(c) == std::set<uint32_t>{3, 4, 5, 6, 7, 8, 9});
   CHECK(c.segments(S3FifoSeg::kMain) == 3);
+  CHECK(c.copied() == 800);
   c.Get(3), c.Get(3), c.Get(5);
   InsertAll(c, {10, 11});  // small [9 10] goes to the ghost for 11
   InsertAll(c, {9, 10});   // ghost hits, to main: small [11] goes to the ghost for 9's segment

@@ -7,7 +7,8 @@
 //    object that cannot fit even in an empty cache is not stored.
 //  - Erase(id) removes id if present (not an eviction: no ghost entry is made).
 //  - bytes() is the sum of the held objects' sizes and never exceeds the budget; reserved() is
-//    what the policy's memory layout holds (s3fifo-seg: whole segments, holes included).
+//    what the policy's memory layout holds (s3fifo-seg: whole segments, holes included);
+//    copied() the bytes its evictions moved (s3fifo-seg: the retained objects' copies).
 //
 // Policies (MakeCache spec: NAME[=SEGBYTES][:param=value]...):
 //   fifo        evict the oldest insert (kvd today: one TTL makes nearest-deadline-first FIFO)
@@ -95,6 +96,7 @@ class Cache {
   virtual void Insert(uint32_t id, uint32_t bytes) = 0;
   virtual void Erase(uint32_t id) = 0;
   virtual uint64_t reserved() const { return used_; }
+  virtual uint64_t copied() const { return 0; }  // bytes moved by evictions (s3fifo-seg)
   bool Contains(uint32_t id) const { return size_[id] != 0; }
   uint64_t objects() const { return objects_; }
   uint64_t bytes() const { return used_; }
@@ -361,6 +363,7 @@ class S3FifoSeg : public Cache {
     Forget(id);
   }
   uint64_t reserved() const override { return (segs_.size() - free_.size()) * uint64_t(p_.segment); }
+  uint64_t copied() const override { return copied_; }
   bool InMain(uint32_t id) const { return Contains(id) && segs_[seg_of_[id]].queue == kMain; }
   bool InGhost(uint32_t id) const { return ghost_.Holds(id); }
   size_t segments(Queue q) const { return queue_[q].size(); }
@@ -414,6 +417,7 @@ class S3FifoSeg : public Cache {
       if (keep) {
         freq_[id] = q == kSmall ? 0 : uint8_t(freq_[id] - 1);
         Append(kMain, id, true);
+        copied_ += size_[id];
       } else {
         Forget(id);
         if (q == kSmall) ghost_.Add(id, GhostCap());
@@ -431,6 +435,7 @@ class S3FifoSeg : public Cache {
   std::deque<uint32_t> queue_[2];  // segment numbers, oldest first; back() is the head
   uint64_t in_queue_[2] = {0, 0};  // objects
   size_t small_segs_ = 1;
+  uint64_t copied_ = 0;
   std::vector<uint32_t> seg_of_, slot_of_;
   Ghost ghost_;
 };
