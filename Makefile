@@ -97,3 +97,4 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/src/main.d
 -include mk/fuzz.mk
+-include mk/cachesim.mk

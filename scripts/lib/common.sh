@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared pieces of the benchmark scripts (scripts/bench.sh, cost.sh, memory.sh, crosscheck.sh,
-# expiry_spike.sh; monitor.sh and plot_run.sh use need_pkgs). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
+# expiry_spike.sh, lookaside.sh, sizeshift.sh; monitor.sh and plot_run.sh use need_pkgs). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
 # functions is all that sourcing does; plain bash, safe under `set -euo pipefail`.
 #
 # Set up
@@ -33,9 +33,14 @@
 #                        the background and waits (5 s unless --wait) for its "Starting server on
 #                        PORT" line; sets KVD_PID and KVD_PORT. Exits 1 (printing LOG) if kvd
 #                        dies first, exits non-zero if the line never comes
-#   run_redis [WRAPPER...]
-#                        starts `WRAPPER... redis-server` on a free port, no persistence, logging
-#                        to $tmp/redis.log, and waits for its PONG; sets REDIS_PID and REDIS_PORT.
+#   run_redis [WRAPPER...] [-- ARG...]
+#                        starts `WRAPPER... redis-server ... ARG...` on a free port, no
+#                        persistence, logging to $tmp/redis.log, and waits for its PONG; sets
+#                        REDIS_PID and REDIS_PORT. Exits 1 (printing the log) if it dies first
+#   run_memcached [WRAPPER...] [-- ARG...]
+#                        starts `WRAPPER... memcached -l 127.0.0.1 -p PORT -U 0 ARG...` on a free
+#                        port (as root: with -u root), logging to $tmp/memcached.log, and waits
+#                        until it accepts connections; sets MEMCACHED_PID and MEMCACHED_PORT.
 #                        Exits 1 (printing the log) if it dies first
 #   run_floor [WRAPPER...]
 #                        starts `WRAPPER... build/kvfloor --port=0` (a copy in $tmp; `make` builds
@@ -181,9 +186,12 @@ started_port() {
 
 # shellcheck disable=SC2120  # the wrapper is optional
 run_redis() {
+  local wrap=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do wrap+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
   REDIS_PORT=$(free_port)
-  "$@" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize no --logfile "$tmp/redis.log" --dir "$tmp" &
+  "${wrap[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize no --logfile "$tmp/redis.log" --dir "$tmp" "$@" &
   REDIS_PID=$!
   pids+=("$REDIS_PID")
   for _ in $(seq 100); do
@@ -191,6 +199,24 @@ run_redis() {
     kill -0 "$REDIS_PID" 2>/dev/null || { cat "$tmp/redis.log" >&2; exit 1; }
     sleep 0.05
   done
+}
+
+# shellcheck disable=SC2120  # the wrapper and arguments are optional
+run_memcached() {
+  local wrap=() user=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do wrap+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  [ "$(id -u)" -eq 0 ] && user=(-u root)  # memcached refuses to run as root without -u
+  MEMCACHED_PORT=$(free_port)
+  "${wrap[@]}" memcached -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 "${user[@]}" "$@" >"$tmp/memcached.log" 2>&1 &
+  MEMCACHED_PID=$!
+  pids+=("$MEMCACHED_PID")
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$MEMCACHED_PORT") 2>/dev/null && return 0
+    kill -0 "$MEMCACHED_PID" 2>/dev/null || { cat "$tmp/memcached.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "${0##*/}: memcached did not start" >&2; cat "$tmp/memcached.log" >&2; exit 1
 }
 
 run_floor() {
