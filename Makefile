@@ -25,7 +25,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror) \
-            -MMD -MP -Isrc -I$(LLHTTP_INC) $(PKG_CFLAGS) $(SANFLAGS)
+            -MMD -MP -Isrc -Itools -I$(LLHTTP_INC) $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS) -pthread
 DEPS_STAMP :=
 .DEFAULT_GOAL := all
@@ -33,7 +33,7 @@ DEPS_STAMP :=
 include third_party/llhttp.mk
 
 LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc" -not -path "src/kvbench/*" -not -path "src/floor/*"))
-TEST_SRCS  := $(shell find src -name '*_test.cc')
+TEST_SRCS  := $(shell find src tools -name '*_test.cc')
 BENCH_SRCS := $(shell find src/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
 LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.cc=$(BUILD)/%.o)

@@ -2,19 +2,14 @@
 # (`-include mk/cachesim.mk`). It is a tool, not part of kvd: it shares no sources with it.
 #
 #   make cachesim        build build/cachesim
-#   make cachesim-test   build and run its doctest unit tests (build/cachesim_test); `make test`
-#                        runs them too, before the kvd suite
+# Its doctest unit tests (tools/cachesim/*_test.cc) are part of the unit test binary.
 
 CACHESIM      := $(BUILD)/cachesim
-CACHESIM_TEST := $(BUILD)/cachesim_test
 CACHESIM_HDRS := $(wildcard tools/cachesim/*.h)
 CACHESIM_LIBS := $(shell pkg-config --libs fmt)
 
-.PHONY: cachesim cachesim-test
+.PHONY: cachesim
 cachesim: $(CACHESIM)
-cachesim-test: $(CACHESIM_TEST)
-	$(CACHESIM_TEST)
-test: cachesim-test
 
 $(BUILD)/tools/cachesim/%.o: tools/cachesim/%.cc
 	@mkdir -p $(dir $@)
@@ -23,7 +18,4 @@ $(BUILD)/tools/cachesim/%.o: tools/cachesim/%.cc
 $(CACHESIM): $(BUILD)/tools/cachesim/cachesim.o
 	$(CXX) $(LDFLAGS) $^ $(CACHESIM_LIBS) -o $@
 
-$(CACHESIM_TEST): $(BUILD)/tools/cachesim/cachesim_test.o
-	$(CXX) $(LDFLAGS) $^ $(CACHESIM_LIBS) -o $@
-
--include $(BUILD)/tools/cachesim/cachesim.d $(BUILD)/tools/cachesim/cachesim_test.d
+-include $(BUILD)/tools/cachesim/cachesim.d

@@ -141,8 +141,11 @@ class Kvd:
                 "kvd_cache_hits_total": "server_hits", "kvd_cache_misses_total": "server_misses"}
         for line in self.get_path(b"/metrics").splitlines():
             parts = line.split()
-            if len(parts) == 2 and parts[0] in want:
-                out[want[parts[0]]] = int(float(parts[1]))
+            if len(parts) != 2:
+                continue
+            name = parts[0].split("{", 1)[0]  # labelled series (evictions by reason) are summed
+            if name in want:
+                out[want[name]] = out.get(want[name], 0) + int(float(parts[1]))
         return out
 
 

@@ -118,7 +118,7 @@ T = ["| workload | server | **hit ratio** | 2nd half | keys at end | RSS at end 
 for r in runs:
     T.append(f"| {wl(r['workload'])} | {r['server']} | **{r['hit_ratio']:.4f}** | {r['late_hit_ratio']:.4f} | "
              f"{r['keys']:,} | {r['rss_kib'] / 1024:.1f} MiB | {own(r)} | {r.get('evicted', 0):,} | {r['refused']:,} |")
-S = ["| workload | fifo (kvd today) | lru | sieve | s3fifo |", "|---|---|---|---|---|"]
+S = ["| workload | fifo (kvd before S3-FIFO) | lru | sieve | s3fifo |", "|---|---|---|---|---|"]
 for w, p in sim.items():
     S.append(f"| {wl(w)} | " + " | ".join(f"{p[k][0]:.4f}" for k in ("fifo", "lru", "sieve", "s3fifo")) + " |")
 print("\n".join(T + [""] + ["cachesim at 64 MiB, same traces (hit ratio, non-scan GETs):", ""] + S))

@@ -1,6 +1,5 @@
 // cachesim's policies on caches of a few 100-byte objects, with evictions worked out by hand, and
 // the trace generator's definition (determinism, sizes, the scan's place).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,8 +8,8 @@
 #include <initializer_list>
 #include <set>
 
-#include "policies.h"
-#include "trace.h"
+#include "cachesim/policies.h"
+#include "cachesim/trace.h"
 
 namespace cachesim {
 namespace {
