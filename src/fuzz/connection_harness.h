@@ -102,7 +102,10 @@ inline Config FuzzConfig(const ConnOptions& o) {
   c.threads = 1;
   c.shards = o.more_shards ? 3 : 1;
   c.ttl_ms = 10000;
-  c.max_memory = o.small_limits ? (16 << 10) : (1 << 20);
+  // Small limits: below a shard's minimum, so every write is refused (507); else room for what an
+  // input can write (eviction needs segments' worth, which inputs of a few KiB cannot reach: the
+  // store's own tests cover it).
+  c.max_memory = o.small_limits ? (16 << 10) : c.shards * 2 * store::Shard::MinLimit();
   c.miss_status = o.miss_404 ? 404 : 200;
   if (o.small_output) c.max_output_bytes = 200;
   if (o.small_limits) {
