@@ -162,6 +162,10 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
           return Reply(ctx, req, Handler::kKey, 412, opts.nx ? "key exists" : "key does not exist");
         case store::SetResult::kNoMemory:
           return Reply(ctx, req, Handler::kKey, 507, "value does not fit in --max-memory");
+        case store::SetResult::kPreconditionFailed:
+        case store::SetResult::kNotInteger:
+        case store::SetResult::kOverflow:
+          break;  // not asked for by a plain write
       }
       break;
     }

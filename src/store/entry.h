@@ -1,7 +1,7 @@
 // Entry: the layout of one stored key in its shard's arena, and the accessors every store module
 // shares.
 //
-// An entry is [Header 16 B][key bytes][value bytes], padded to the arena's 4-byte unit, or, when
+// An entry is [Header 20 B][key bytes][value bytes], padded to the arena's 4-byte unit, or, when
 // that would exceed kMaxInlineEntry, [Header][key][8-byte pointer][4-byte length] with the value
 // in its own page-rounded mapping. Entries sit back to back in their segment, so the size of each
 // follows from its header alone (EntryBytes): that is how eviction walks a segment.
@@ -41,6 +41,9 @@ struct Header {
   // key length (8) | in the wheel's far ring (1) | value out of line (1) | freq (2) | unused (4) |
   // inline value length (16; 0 when out of line)
   uint32_t meta;
+  // The value's version: the shard's write counter when it was written (never the version it
+  // replaced), the source of its ETag.
+  uint32_t version;
 
   size_t key_len() const { return meta & 0xff; }
   bool far() const { return (meta >> 8) & 1; }
@@ -61,7 +64,7 @@ struct Header {
     return uint32_t(klen) | uint32_t(out_of_line) << 9 | (out_of_line ? 0 : uint32_t(vlen) << 16);
   }
 };
-static_assert(sizeof(Header) == 16);
+static_assert(sizeof(Header) == 20);
 static_assert(kMaxInlineEntry <= 0xffff + sizeof(Header), "inline lengths fit 16 bits");
 
 // What follows the key of an out-of-line entry.

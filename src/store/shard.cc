@@ -271,30 +271,48 @@ uint64_t Shard::Relocations() const {
          counts_.expired;
 }
 
-SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
-                     uint64_t now_ms) {
-  const uint64_t deadline = now_ms + ttl_ms;
-  uint32_t old = FindLive(key, now_ms);
-  if ((mode == SetMode::kIfAbsent && old != Arena::kNil) ||
-      (mode == SetMode::kIfPresent && old == Arena::kNil)) {
+SetResult Shard::Check(uint32_t old, const WriteOptions& opts) const {
+  const bool exists = old != Arena::kNil;
+  if ((opts.mode == SetMode::kIfAbsent && exists) || (opts.mode == SetMode::kIfPresent && !exists)) {
     return SetResult::kConditionFailed;
   }
+  if (opts.precondition != nullptr &&
+      !(*opts.precondition)(exists, exists ? HeaderOf(arena_, old)->version : 0)) {
+    return SetResult::kPreconditionFailed;
+  }
+  return SetResult::kStored;
+}
+
+WriteResult Shard::Write(HashedKey key, std::string_view value, const WriteOptions& opts,
+                         uint64_t now_ms) {
+  uint32_t old = FindLive(key, now_ms);
+  if (SetResult r = Check(old, opts); r != SetResult::kStored) return {r};
+  return Store(key, value, opts, old, now_ms);
+}
+
+WriteResult Shard::Store(HashedKey key, std::string_view value, const WriteOptions& opts, uint32_t old,
+                         uint64_t now_ms) {
   const size_t klen = key.key.size(), vlen = value.size();
   const bool out_of_line = !ValueInline(klen, vlen);
   const size_t bytes = EntryBytes(klen, vlen);
-  uint32_t freq = 0;
+  uint64_t deadline = now_ms + opts.ttl_ms;
+  uint32_t freq = 0, version = ++versions_;
   Arena::Queue queue = Arena::kSmall;
   if (old != Arena::kNil) {
     Header* h = HeaderOf(arena_, old);
+    if (opts.keep_ttl) deadline = now_ms + uint64_t(MsUntilDeadline(h, now_ms));
+    if (version == h->version) version = ++versions_;  // the counter wrapped onto it
     freq = std::min(h->freq() + 1, kMaxFreq);  // a write is a use too
+    if (opts.on_old != nullptr) (*opts.on_old)(ValueOf(h));
     if (!out_of_line && !h->out_of_line() && EntryBytes(h) == bytes) {
       // The same size: rewritten in place. Unlink first: Remove reads the far-ring bit in meta.
       wheel_.Remove(old);
       h->meta = Header::Meta(klen, vlen, false);
       h->set_freq(freq);
+      h->version = version;
       if (vlen) std::memcpy(reinterpret_cast<char*>(h + 1) + klen, value.data(), vlen);
       wheel_.Insert(old, deadline);
-      return SetResult::kStored;
+      return {SetResult::kStored, version};
     }
     queue = arena_.QueueOf(Arena::SegmentOf(old));
   }
@@ -303,7 +321,7 @@ SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, Set
   // nothing. With every other entry gone it needs its value's mapping, its own segment and the
   // one kept free for eviction (the table, emptied, would not need to grow).
   const uint64_t value_held = out_of_line ? PageRound(vlen) : 0;
-  if (table_bytes_ + fixed_bytes() + value_held + 2 * Arena::kSegmentBytes > limit_) return Refuse();
+  if (table_bytes_ + fixed_bytes() + value_held + 2 * Arena::kSegmentBytes > limit_) return {Refuse()};
   if (old == Arena::kNil && ghost_.Take(key.hash)) {
     queue = Arena::kMain;
     ++counts_.ghost_hits;
@@ -314,9 +332,9 @@ SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, Set
   const uint64_t relocations = Relocations();
   char* data = nullptr;
   if (out_of_line) {
-    if (!RoomForBytes(value_held, now_ms)) return Refuse();
+    if (!RoomForBytes(value_held, now_ms)) return {Refuse()};
     void* p = mmap(nullptr, vlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return Refuse();
+    if (p == MAP_FAILED) return {Refuse()};
     data = static_cast<char*>(p);
     std::memcpy(data, value.data(), vlen);
     out_of_line_bytes_ += value_held;
@@ -326,7 +344,7 @@ SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, Set
       munmap(data, vlen);
       out_of_line_bytes_ -= value_held;
     }
-    return Refuse();
+    return {Refuse()};
   }
   // Copies made while making room may have filled the head: open one for this write. Nothing is
   // evicted from here on, so the entry is written whole before any walk could meet it.
@@ -337,6 +355,7 @@ SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, Set
   Header* h = HeaderOf(arena_, id);
   h->meta = Header::Meta(klen, vlen, out_of_line);
   h->set_freq(freq);
+  h->version = version;
   char* p = reinterpret_cast<char*>(h + 1);
   std::memcpy(p, key.key.data(), klen);
   if (out_of_line) {
@@ -356,7 +375,40 @@ SetResult Shard::Set(HashedKey key, std::string_view value, uint64_t ttl_ms, Set
     // The key is known absent; lazy_emplace probes with the hash already computed.
     table_.lazy_emplace(key, [id](const auto& construct) { construct(id); });
   }
-  return SetResult::kStored;
+  return {SetResult::kStored, version};
+}
+
+bool ParseInteger(std::string_view s, int64_t* out) {
+  bool neg = !s.empty() && s[0] == '-';
+  std::string_view digits = neg ? s.substr(1) : s;
+  if (digits.empty() || digits.size() > 19 || (digits[0] == '0' && (digits.size() > 1 || neg))) return false;
+  uint64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + uint64_t(c - '0');  // 19 digits fit in 64 bits unsigned
+  }
+  if (v > uint64_t(INT64_MAX) + (neg ? 1 : 0)) return false;
+  *out = neg ? int64_t(0 - v) : int64_t(v);
+  return true;
+}
+
+WriteResult Shard::Incr(HashedKey key, int64_t delta, const WriteOptions& opts, uint64_t now_ms,
+                        int64_t* result) {
+  uint32_t old = FindLive(key, now_ms);
+  if (SetResult r = Check(old, opts); r != SetResult::kStored) return {r};
+  int64_t now_value = 0;
+  if (old != Arena::kNil && !ParseInteger(ValueOf(arena_, old), &now_value)) return {SetResult::kNotInteger};
+  if (__builtin_add_overflow(now_value, delta, result)) return {SetResult::kOverflow};
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  uint64_t mag = *result < 0 ? 0 - uint64_t(*result) : uint64_t(*result);
+  do {
+    *--p = char('0' + mag % 10);
+    mag /= 10;
+  } while (mag != 0);
+  if (*result < 0) *--p = '-';
+  return Store(key, std::string_view(p, size_t(end - p)), opts, old, now_ms);
 }
 
 SetResult Shard::Refuse() {
@@ -369,6 +421,28 @@ bool Shard::Delete(HashedKey key, uint64_t now_ms) {
   if (id == Arena::kNil) return false;
   EraseLinked(id);
   return true;
+}
+
+DeleteResult Shard::DeleteIf(HashedKey key, const Precondition& precondition, uint64_t now_ms) {
+  uint32_t id = FindLive(key, now_ms);
+  bool exists = id != Arena::kNil;
+  if (!precondition(exists, exists ? HeaderOf(arena_, id)->version : 0)) return DeleteResult::kPreconditionFailed;
+  if (!exists) return DeleteResult::kAbsent;
+  EraseLinked(id);
+  return DeleteResult::kDeleted;
+}
+
+bool Shard::SetTtl(HashedKey key, uint64_t ttl_ms, uint64_t now_ms) {
+  uint32_t id = FindLive(key, now_ms);
+  if (id == Arena::kNil) return false;
+  wheel_.Remove(id);
+  wheel_.Insert(id, now_ms + ttl_ms);
+  return true;
+}
+
+int64_t Shard::TtlMs(HashedKey key, uint64_t now_ms) {
+  uint32_t id = FindLive(key, now_ms);
+  return id == Arena::kNil ? -1 : int64_t(MsUntilDeadline(HeaderOf(arena_, id), now_ms));
 }
 
 bool Shard::Housekeep(uint64_t now_ms, size_t budget) {

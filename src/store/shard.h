@@ -59,7 +59,38 @@ struct HashedKey {
 };
 
 enum class SetMode : uint8_t { kAlways, kIfAbsent, kIfPresent };
-enum class SetResult : uint8_t { kStored, kConditionFailed, kNoMemory };
+enum class SetResult : uint8_t {
+  kStored,
+  kConditionFailed,     // SetMode: present for kIfAbsent, absent for kIfPresent
+  kPreconditionFailed,  // the Precondition said no
+  kNoMemory,            // the value cannot fit in the limit at all
+  kNotInteger,          // Incr: the value is not a decimal integer
+  kOverflow,            // Incr: the sum leaves the signed 64-bit range
+};
+enum class DeleteResult : uint8_t { kDeleted, kAbsent, kPreconditionFailed };
+
+// A write's condition beyond SetMode, evaluated under the shard's lock before anything changes:
+// called with whether the key is live and, if it is, its value's version.
+using Precondition = absl::FunctionRef<bool(bool exists, uint32_t version)>;
+
+struct WriteOptions {
+  uint64_t ttl_ms = 0;  // 1..kMaxTtlMs; unused when keep_ttl keeps a live key's deadline
+  SetMode mode = SetMode::kAlways;
+  bool keep_ttl = false;                       // a live key keeps its deadline
+  const Precondition* precondition = nullptr;  // checked after mode
+  // Called with the live value a write is about to replace, once the write's conditions hold
+  // (Redis's SET ... GET); the view is valid during the call only.
+  const absl::FunctionRef<void(std::string_view)>* on_old = nullptr;
+};
+
+struct WriteResult {
+  SetResult status;
+  uint32_t version = 0;  // when stored: the new value's
+};
+
+// Parses a decimal integer as Redis's INCR does: an optional '-', then digits without a leading
+// zero (or "0" alone), within the signed 64-bit range. False on anything else.
+bool ParseInteger(std::string_view text, int64_t* out);
 
 struct ShardStats {
   uint64_t keys = 0;           // live keys (expired ones excluded)
@@ -89,15 +120,20 @@ class Shard {
   // The least memory_limit a shard can work in: its fixed bookkeeping and a few segments.
   static uint64_t MinLimit();
 
-  // Calls on_value(std::string_view) with the live value and returns true, or returns false on a
-  // miss. The view is valid only during the call. A hit counts as a read for eviction.
+  // Calls on_value(std::string_view value[, uint32_t version]) with the live value and returns
+  // true, or returns false on a miss. The view is valid only during the call. A hit counts as a
+  // read for eviction.
   template <class F>
   bool Get(HashedKey key, uint64_t now_ms, F&& on_value) {
     uint32_t id = FindLive(key, now_ms);
     if (id == Arena::kNil) return false;
     Header* h = HeaderOf(arena_, id);
     h->Touch();
-    on_value(ValueOf(h));
+    if constexpr (std::is_invocable_v<F, std::string_view, uint32_t>) {
+      on_value(ValueOf(h), h->version);
+    } else {
+      on_value(ValueOf(h));
+    }
     return true;
   }
 
@@ -108,13 +144,27 @@ class Shard {
   void Prefetch(HashedKey key) const { table_.prefetch(key); }
   void PrefetchEntry(HashedKey key) const { table_.find(EntryProbe{key.hash}); }
 
-  // Stores value under key, expiring ttl_ms from now (1 <= ttl_ms <= kMaxTtlMs), subject to mode.
-  // key.size() <= kMaxKeyLen and value.size() <= kMaxValueLen are the caller's to check.
-  // kNoMemory when the value cannot fit in the limit at all; the old value, if any, stays.
-  SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode,
-                uint64_t now_ms);
+  // Stores value under key, expiring ttl_ms from now, subject to the options' conditions; checks
+  // and write are one step under the shard's lock. key.size() <= kMaxKeyLen and value.size() <=
+  // kMaxValueLen are the caller's to check. On any result but kStored nothing changed (kNoMemory:
+  // the value cannot fit in the limit at all; nothing was evicted for it).
+  WriteResult Write(HashedKey key, std::string_view value, const WriteOptions& opts, uint64_t now_ms);
+  SetResult Set(HashedKey key, std::string_view value, uint64_t ttl_ms, SetMode mode, uint64_t now_ms) {
+    WriteOptions o;
+    o.ttl_ms = ttl_ms;
+    o.mode = mode;
+    return Write(key, value, o, now_ms).status;
+  }
+  // Adds delta to the decimal integer stored under key (a missing key counts as 0) and stores the
+  // sum as Write would, setting *result; kNotInteger or kOverflow change nothing.
+  WriteResult Incr(HashedKey key, int64_t delta, const WriteOptions& opts, uint64_t now_ms, int64_t* result);
   // Removes key; returns whether a live entry was there.
   bool Delete(HashedKey key, uint64_t now_ms);
+  DeleteResult DeleteIf(HashedKey key, const Precondition& precondition, uint64_t now_ms);
+  // A live key's deadline: moved to ttl_ms from now (false when absent), or read (ms left; -1 when
+  // absent). The value and its version stay.
+  bool SetTtl(HashedKey key, uint64_t ttl_ms, uint64_t now_ms);
+  int64_t TtlMs(HashedKey key, uint64_t now_ms);
   // Background work, visiting at most `budget` entries: reclaims expired entries, and when the
   // budget is reached evicts ahead so that the next new segment is ready (writes then rarely
   // evict themselves). True when nothing is left to do.
@@ -189,6 +239,11 @@ class Shard {
   // wheel at it; false when no segment can be had for it.
   bool CopyToMain(uint32_t id, uint32_t freq);
   SetResult Refuse();
+  // The mode's and the precondition's verdict on a write, given the live entry (or kNil).
+  SetResult Check(uint32_t old, const WriteOptions& opts) const;
+  // The write itself, once Check passed: `old` is the live entry (or kNil) Check was given.
+  WriteResult Store(HashedKey key, std::string_view value, const WriteOptions& opts, uint32_t old,
+                    uint64_t now_ms);
   // Entries moved or removed by eviction and expiry so far: a change means ids may have changed.
   uint64_t Relocations() const;
 
@@ -220,6 +275,7 @@ class Shard {
   uint32_t victim_ = Arena::kNoSegment;  // the segment eviction is walking
   uint32_t cursor_ = 0;                  // its next entry
   uint64_t live_bytes_ = 0;              // entries' bytes in segments
+  uint32_t versions_ = 0;                // the last version given
   ShardStats counts_;                    // the counters among its fields
 };
 

@@ -41,27 +41,28 @@ TEST_CASE("Shard: set, get, overwrite in place and across sizes") {
   CHECK(Put(s, "/a", "hello", 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == "hello");
   CHECK(s.LiveCount(t) == 1);
-  // One segment is now held, and the entry's 16 + 2 + 5 bytes (padded to 24) are live in it.
+  // One segment is now held, and the entry's 20 + 2 + 5 bytes (padded to 28) are live in it.
+  CHECK(EntryBytes(2, 5) == 28);
   CHECK(s.BytesHeld() == empty + kSeg);
-  CHECK(s.Stats(t).bytes_used == empty + 24);
+  CHECK(s.Stats(t).bytes_used == empty + 28);
 
   // The same padded size: rewritten in place.
   CHECK(Put(s, "/a", "world", 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == "world");
-  CHECK(Put(s, "/a", "xyzw", 10 * kSec, t) == SetResult::kStored);  // 22 bytes: still 24
+  CHECK(Put(s, "/a", "xyzw", 10 * kSec, t) == SetResult::kStored);  // 26 bytes: still 28
   CHECK(Get(s, "/a", t) == "xyzw");
-  CHECK(s.Stats(t).bytes_used == empty + 24);
+  CHECK(s.Stats(t).bytes_used == empty + 28);
   // Other sizes are written anew; the old copy's bytes stop counting.
   CHECK(Put(s, "/a", "", 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == "");
-  CHECK(s.Stats(t).bytes_used == empty + 20);
+  CHECK(s.Stats(t).bytes_used == empty + 24);
   std::string v100(100, 'v');
   CHECK(Put(s, "/a", v100, 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == v100);
-  CHECK(s.Stats(t).bytes_used == empty + 120);
+  CHECK(s.Stats(t).bytes_used == empty + 124);
 
   // Inline up to kMaxInlineEntry; beyond, the value has its own page-rounded mapping.
-  const size_t max_inline = kMaxInlineEntry - 16 - 2;
+  const size_t max_inline = kMaxInlineEntry - sizeof(Header) - 2;
   std::string at_limit(max_inline, 'i');
   CHECK(Put(s, "/a", at_limit, 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == at_limit);
@@ -73,7 +74,8 @@ TEST_CASE("Shard: set, get, overwrite in place and across sizes") {
   CHECK(Put(s, "/a", over, 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == over);
   CHECK(s.Stats(t).out_of_line_bytes == (over.size() + 4095) / 4096 * 4096);
-  CHECK(s.Stats(t).bytes_used == empty + 32 + s.Stats(t).out_of_line_bytes);
+  CHECK(s.Stats(t).bytes_used == empty + EntryBytes(2, over.size()) + s.Stats(t).out_of_line_bytes);
+  CHECK(EntryBytes(2, over.size()) == 36);
   std::string big(100000, 'b');
   CHECK(Put(s, "/a", big, 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == big);
@@ -81,7 +83,7 @@ TEST_CASE("Shard: set, get, overwrite in place and across sizes") {
   CHECK(Put(s, "/a", "hello", 10 * kSec, t) == SetResult::kStored);
   CHECK(Get(s, "/a", t) == "hello");
   CHECK(s.Stats(t).out_of_line_bytes == 0);
-  CHECK(s.Stats(t).bytes_used == empty + 24);
+  CHECK(s.Stats(t).bytes_used == empty + 28);
   CHECK(s.LiveCount(t) == 1);
   CHECK(s.WheelSize() == 1);
 
@@ -95,7 +97,7 @@ TEST_CASE("Shard: set, get, overwrite in place and across sizes") {
   CHECK(Get(s, long_key, t) == "short");
   CHECK(s.LiveCount(t) == 2);
   CHECK(s.Delete(long_key, t));
-  CHECK(s.Stats(t).bytes_used == empty + 24);
+  CHECK(s.Stats(t).bytes_used == empty + 28);
   CHECK(s.CheckConsistency() == "");
 }
 
@@ -374,6 +376,157 @@ TEST_CASE("Shard: housekeeping evicts ahead, so writes at the limit rarely evict
   // A segment of new entries fits without evicting.
   for (int i = 0; i < int(kSeg / 140) - 10; ++i) Put(s, "/new" + std::to_string(i), value, kHour, t);
   CHECK(Evicted(s.Stats(t)) == before);
+  CHECK(s.CheckConsistency() == "");
+}
+
+
+TEST_CASE("Shard: every stored write gives the value a new version; reads and TTL changes do not") {
+  uint64_t t = 0;
+  Shard s(kBig, t);
+  auto version = [&](std::string_view k) {
+    uint32_t v = 0;
+    s.Get(k, t, [&](std::string_view, uint32_t ver) { v = ver; });
+    return v;
+  };
+  WriteOptions o;
+  o.ttl_ms = kHour;
+  WriteResult a = s.Write("/k", "one", o, t);
+  CHECK(a.status == SetResult::kStored);
+  CHECK(version("/k") == a.version);
+  CHECK(version("/k") == a.version);  // a read changes nothing
+  WriteResult b = s.Write("/k", "two", o, t);  // same size: in place
+  CHECK(b.version != a.version);
+  WriteResult c = s.Write("/k", "three", o, t);  // another size: a new entry
+  CHECK(c.version != b.version);
+  WriteResult d = s.Write("/k", "three", o, t);  // the same bytes again: still a new version
+  CHECK(d.version != c.version);
+  CHECK(s.SetTtl("/k", 5 * kSec, t));
+  CHECK(version("/k") == d.version);
+  CHECK(s.TtlMs("/k", t) == 5 * kSec);
+  CHECK(s.TtlMs("/none", t) == -1);
+  CHECK_FALSE(s.SetTtl("/none", kSec, t));
+  // Versions survive eviction's copies: fill past the limit with the key read all along.
+  Shard small(4 << 20, t);
+  WriteResult kept = small.Write("/hot", "v", o, t);
+  for (int i = 0; i < 100000; ++i) {
+    small.Set("/f" + std::to_string(i), std::string(100, 'f'), kHour, SetMode::kAlways, t);
+    uint32_t v = 0;
+    CHECK(small.Get("/hot", t, [&](std::string_view, uint32_t ver) { v = ver; }));
+    if (v != kept.version) {
+      CHECK(v == kept.version);
+      break;
+    }
+  }
+  CHECK(small.Stats(t).promoted + small.Stats(t).reinserted > 0);
+}
+
+TEST_CASE("Shard: preconditions are checked with the write, and a failed one changes nothing") {
+  uint64_t t = 0;
+  Shard s(kBig, t);
+  WriteOptions o;
+  o.ttl_ms = kHour;
+  uint32_t v1 = s.Write("/k", "one", o, t).version;
+  // If-Match: the current version only.
+  uint32_t want = v1 + 1000;
+  auto match_fn = [&](bool exists, uint32_t v) { return exists && v == want; };
+  Precondition match = match_fn;  // a FunctionRef: the lambda must outlive it
+  o.precondition = &match;
+  CHECK(s.Write("/k", "two", o, t).status == SetResult::kPreconditionFailed);
+  CHECK(Get(s, "/k", t) == "one");
+  want = v1;
+  WriteResult w = s.Write("/k", "two", o, t);
+  CHECK(w.status == SetResult::kStored);
+  CHECK(Get(s, "/k", t) == "two");
+  CHECK(s.Write("/k", "three", o, t).status == SetResult::kPreconditionFailed);  // v1 is gone
+  // If-None-Match: * (absent only) is SetMode::kIfAbsent's twin.
+  auto absent_fn = [](bool exists, uint32_t) { return !exists; };
+  Precondition absent = absent_fn;
+  o.precondition = &absent;
+  CHECK(s.Write("/k", "x", o, t).status == SetResult::kPreconditionFailed);
+  CHECK(s.Write("/new", "x", o, t).status == SetResult::kStored);
+  // Mode first, then the precondition.
+  o.mode = SetMode::kIfPresent;
+  CHECK(s.Write("/other", "x", o, t).status == SetResult::kConditionFailed);
+  // Deletes too.
+  want = w.version;
+  CHECK(s.DeleteIf("/k", match, t) == DeleteResult::kDeleted);
+  CHECK(s.DeleteIf("/k", match, t) == DeleteResult::kPreconditionFailed);
+  CHECK(s.DeleteIf("/k", absent, t) == DeleteResult::kAbsent);
+  CHECK(s.CheckConsistency() == "");
+}
+
+TEST_CASE("Shard: keep_ttl keeps a live key's deadline; on_old sees the value replaced") {
+  uint64_t t = 100;
+  Shard s(kBig, t);
+  s.Set("/k", "old", 10 * kSec, SetMode::kAlways, t);
+  std::string seen = "none";
+  auto on_old_fn = [&](std::string_view v) { seen = v; };
+  absl::FunctionRef<void(std::string_view)> on_old = on_old_fn;
+  WriteOptions o;
+  o.ttl_ms = kHour;
+  o.keep_ttl = true;
+  o.on_old = &on_old;
+  t += 3 * kSec;
+  CHECK(s.Write("/k", "new value", o, t).status == SetResult::kStored);
+  CHECK(seen == "old");
+  CHECK(s.TtlMs("/k", t) == 7 * kSec);
+  // An absent key takes ttl_ms; on_old is not called.
+  seen = "none";
+  CHECK(s.Write("/fresh", "v", o, t).status == SetResult::kStored);
+  CHECK(seen == "none");
+  CHECK(s.TtlMs("/fresh", t) == kHour);
+}
+
+TEST_CASE("ParseInteger takes what Redis's INCR takes") {
+  int64_t v = 0;
+  for (auto [text, want] : std::vector<std::pair<std::string, int64_t>>{
+           {"0", 0}, {"7", 7}, {"-7", -7}, {"123456789", 123456789},
+           {"9223372036854775807", INT64_MAX}, {"-9223372036854775808", INT64_MIN}}) {
+    CAPTURE(text);
+    CHECK(ParseInteger(text, &v));
+    CHECK(v == want);
+  }
+  for (std::string bad : std::vector<std::string>{"", "-", "+1", " 1", "1 ", "01", "-0", "00", "1.0", "1e3", "0x10",
+                          "9223372036854775808", "-9223372036854775809", "99999999999999999999",
+                          std::string("1\0", 2)}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseInteger(bad, &v));
+  }
+}
+
+TEST_CASE("Shard: Incr adds to a decimal value, counts a missing key as 0, and refuses the rest") {
+  uint64_t t = 0;
+  Shard s(kBig, t);
+  WriteOptions o;
+  o.ttl_ms = kHour;
+  int64_t r = 0;
+  CHECK(s.Incr("/c", 5, o, t, &r).status == SetResult::kStored);
+  CHECK(r == 5);
+  CHECK(Get(s, "/c", t) == "5");
+  CHECK(s.Incr("/c", -12, o, t, &r).status == SetResult::kStored);
+  CHECK(r == -7);
+  CHECK(Get(s, "/c", t) == "-7");
+  s.Set("/c", "9223372036854775806", kHour, SetMode::kAlways, t);
+  CHECK(s.Incr("/c", 1, o, t, &r).status == SetResult::kStored);
+  CHECK(Get(s, "/c", t) == "9223372036854775807");
+  CHECK(s.Incr("/c", 1, o, t, &r).status == SetResult::kOverflow);
+  CHECK(Get(s, "/c", t) == "9223372036854775807");
+  s.Set("/n", "-9223372036854775808", kHour, SetMode::kAlways, t);
+  CHECK(s.Incr("/n", -1, o, t, &r).status == SetResult::kOverflow);
+  CHECK(s.Incr("/n", 0, o, t, &r).status == SetResult::kStored);
+  CHECK(Get(s, "/n", t) == "-9223372036854775808");
+  s.Set("/s", "abc", kHour, SetMode::kAlways, t);
+  CHECK(s.Incr("/s", 1, o, t, &r).status == SetResult::kNotInteger);
+  CHECK(Get(s, "/s", t) == "abc");
+  // An expired key counts as 0; the sum takes the write's TTL.
+  s.Set("/e", "41", 10, SetMode::kAlways, t);
+  CHECK(s.Incr("/e", 1, o, t + 10, &r).status == SetResult::kStored);
+  CHECK(r == 1);
+  CHECK(s.TtlMs("/e", t + 10) == kHour);
+  // Conditions apply as to any write.
+  o.mode = SetMode::kIfPresent;
+  CHECK(s.Incr("/absent", 1, o, t, &r).status == SetResult::kConditionFailed);
+  CHECK_FALSE(Get(s, "/absent", t).has_value());
   CHECK(s.CheckConsistency() == "");
 }
 

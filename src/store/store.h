@@ -40,10 +40,38 @@ class Store {
     Guard lock(s, shared_);
     return s.shard.Set(key, value, ttl_ms, mode, now_ms);
   }
+  // The options' conditions (mode, precondition) and the write are one step under the lock: of
+  // concurrent writes conditioned on the same version, one succeeds.
+  WriteResult Write(HashedKey key, std::string_view value, const WriteOptions& opts, uint64_t now_ms) {
+    Slot& s = SlotFor(key);
+    Guard lock(s, shared_);
+    return s.shard.Write(key, value, opts, now_ms);
+  }
+  WriteResult Incr(HashedKey key, int64_t delta, const WriteOptions& opts, uint64_t now_ms,
+                   int64_t* result) {
+    Slot& s = SlotFor(key);
+    Guard lock(s, shared_);
+    return s.shard.Incr(key, delta, opts, now_ms, result);
+  }
   bool Delete(HashedKey key, uint64_t now_ms) {
     Slot& s = SlotFor(key);
     Guard lock(s, shared_);
     return s.shard.Delete(key, now_ms);
+  }
+  DeleteResult DeleteIf(HashedKey key, const Precondition& precondition, uint64_t now_ms) {
+    Slot& s = SlotFor(key);
+    Guard lock(s, shared_);
+    return s.shard.DeleteIf(key, precondition, now_ms);
+  }
+  bool SetTtl(HashedKey key, uint64_t ttl_ms, uint64_t now_ms) {
+    Slot& s = SlotFor(key);
+    Guard lock(s, shared_);
+    return s.shard.SetTtl(key, ttl_ms, now_ms);
+  }
+  int64_t TtlMs(HashedKey key, uint64_t now_ms) {
+    Slot& s = SlotFor(key);
+    Guard lock(s, shared_);
+    return s.shard.TtlMs(key, now_ms);
   }
 
   // Start loading the memory a lookup of key will read, so that it overlaps other work: the

@@ -154,6 +154,36 @@ TEST_CASE("Store: concurrent Set/Get/Delete/Expire on overlapping keys") {
                                         s.Stats(now).table_bytes - Store(4, 64 * 1024 * 1024, 0).Stats(0).table_bytes);
 }
 
+TEST_CASE("Store: of concurrent writes conditioned on one version exactly one wins; increments all count") {
+  Store s(4, 64 << 20, 0);
+  const int kThreads = 8, kRounds = 200;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string key = "/cas" + std::to_string(round);
+    uint32_t v0 = s.Write(key, "start", WriteOptions{.ttl_ms = 100000}, 0).version;
+    std::atomic<int> winners{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        auto same = [v0](bool exists, uint32_t v) { return exists && v == v0; };
+        Precondition pre = same;
+        WriteOptions o{.ttl_ms = 100000, .precondition = &pre};
+        if (s.Write(key, "writer " + std::to_string(t), o, 0).status == SetResult::kStored) ++winners;
+      });
+    }
+    for (auto& th : threads) th.join();
+    REQUIRE(winners == 1);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      int64_t r;
+      for (int i = 0; i < 500; ++i) s.Incr("/counter", 3, WriteOptions{.ttl_ms = 100000}, 0, &r);
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(Get(s, "/counter", 0) == std::to_string(kThreads * 500 * 3));
+}
+
 // Not a test: measures bytes per key. Runs only with KVD_MEASURE=1 (or --no-skip).
 TEST_CASE("measure: bytes per key, 1M small keys in 2 shards" *
           doctest::skip(std::getenv("KVD_MEASURE") == nullptr)) {
