@@ -203,8 +203,8 @@ class Model {
   }
 
   uint64_t room_;
-  std::vector<Entry> entries_;
-  std::vector<Segment> segs_;
+  std::deque<Entry> entries_;  // deques: references stay valid as they grow
+  std::deque<Segment> segs_;
   std::deque<int> queue_[2];
   int head_[2] = {-1, -1};
   int victim_ = -1;
