@@ -556,7 +556,8 @@ int RequestParser::OnHeadersComplete(llhttp_t* p) {
     return self->Fail(400, "bare LF ending the header section");
   }
   if (p->http_major != 1) {
-    return self->Fail(505, p->method == HTTP_PRI ? "HTTP/2 is not supported; use HTTP/1.1" : "unsupported HTTP version");
+    return self->Fail(505, p->method == HTTP_PRI ? "HTTP/2 is not supported; use HTTP/1.1"
+                                                 : "unsupported HTTP version; use HTTP/1.1");
   }
   if (p->method == HTTP_PRI) return self->Fail(505, "HTTP/2 is not supported; use HTTP/1.1");
   if (p->upgrade && p->method == HTTP_CONNECT) return self->Fail(501, "CONNECT is not implemented");
@@ -617,14 +618,19 @@ void RequestParser::CheckTargetForm() {
   // still be there and valid, which RejectHost has seen to.
   std::string_view t = target_.view;
   std::string_view authority;
+  bool https = false;
   if (t == "*") {
     if (req_.method != Method::kOptions) Reject(400, "'*' is a request target for OPTIONS only");
-  } else if (!AbsoluteFormAuthority(t, &authority)) {
+  } else if (!AbsoluteFormAuthority(t, &authority, &https)) {
     Reject(400, "request target must be a path or an http(s) URI");
   } else if (authority.find('@') != std::string_view::npos) {
     Reject(400, "userinfo in the request target");  // RFC 9110 4.2.4
   } else if (!ValidHostPort(authority)) {
     Reject(400, "invalid host in the request target");
+  } else if (https) {
+    // RFC 9110 7.4: an https resource is not served over a connection TLS does not secure. (A
+    // TLS-terminating proxy in front sends the path only, as proxies do.)
+    Reject(421, "https request on a plain HTTP connection");
   }
 }
 

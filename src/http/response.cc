@@ -40,6 +40,7 @@ void DateCache::Update(time_t now) {
   X(413, "Content Too Large")                  \
   X(414, "URI Too Long")                       \
   X(417, "Expectation Failed")                 \
+  X(421, "Misdirected Request")                \
   X(431, "Request Header Fields Too Large")    \
   X(500, "Internal Server Error")              \
   X(501, "Not Implemented")                    \

@@ -55,7 +55,7 @@ bool ValidIpvFuture(std::string_view s) {
 bool ValidIpLiteral(std::string_view s) {
   if (!s.empty() && (s[0] == 'v' || s[0] == 'V')) return ValidIpvFuture(s);
   char text[INET6_ADDRSTRLEN];
-  if (s.empty() || s.size() >= sizeof text) return false;
+  if (s.empty() || s.size() >= sizeof text || s.find('\0') != std::string_view::npos) return false;
   std::memcpy(text, s.data(), s.size());
   text[s.size()] = '\0';
   in6_addr addr;
@@ -106,7 +106,7 @@ bool ValidHostPort(std::string_view s) {
   return ValidHostPortSlow(s);
 }
 
-bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority) {
+bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority, bool* https) {
   absl::string_view t(target.data(), target.size());
   size_t after;
   if (absl::StartsWithIgnoreCase(t, "http://")) {
@@ -116,6 +116,7 @@ bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority)
   } else {
     return false;
   }
+  if (https != nullptr) *https = after == 8;
   size_t end = target.find_first_of("/?", after);
   *authority = target.substr(after, end == std::string_view::npos ? end : end - after);
   return true;

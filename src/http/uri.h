@@ -30,8 +30,9 @@ inline constexpr std::string_view kRegNameSymbols = "-._~!$&'()*+;=";
 bool ValidHostPort(std::string_view s);
 
 // For an absolute-form target, "http://" or "https://" (the scheme in any case) and an authority:
-// the authority, up to the path, query or end. False for any other target.
-bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority);
+// the authority, up to the path, query or end, and (if `https` is given) which scheme it was.
+// False for any other target.
+bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority, bool* https = nullptr);
 
 // Decodes %XX escapes into *out (replacing it). False on a malformed escape ("%", "%4", "%zz").
 // '+' is kept: in a path it is not a space.

@@ -105,8 +105,12 @@ TEST_CASE("AbsoluteFormAuthority") {
   std::string_view a;
   CHECK(AbsoluteFormAuthority("http://h:1/k?x", &a));
   CHECK(a == "h:1");
-  CHECK(AbsoluteFormAuthority("HTTPS://h", &a));
+  bool https = false;
+  CHECK(AbsoluteFormAuthority("HTTPS://h", &a, &https));
   CHECK(a == "h");
+  CHECK(https);
+  CHECK(AbsoluteFormAuthority("Http://h", &a, &https));
+  CHECK_FALSE(https);
   CHECK(AbsoluteFormAuthority("http://h?x", &a));
   CHECK(a == "h");
   CHECK(AbsoluteFormAuthority("http:///k", &a));

@@ -100,6 +100,7 @@ TEST_CASE("CodeFromStatus and CodeValue round-trip, unknown statuses are kOther"
   CHECK(CodeFromStatus(201) == Code::k201);
   CHECK(CodeFromStatus(417) == Code::k417);
   CHECK(CodeFromStatus(501) == Code::k501);
+  CHECK(CodeFromStatus(421) == Code::k421);
   for (int s : {0, 202, 418, 502, 999, -1}) CHECK(CodeFromStatus(s) == Code::kOther);
 }
 

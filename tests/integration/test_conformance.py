@@ -53,6 +53,7 @@ TABLE: list[tuple[str, bytes, int, bool, str | None]] = [
     ("absolute-form with userinfo", get(b"http://u@h/seed"), 400, False, "userinfo in the request target"),
     ("absolute-form, empty host", get(b"http:///seed"), 400, False, "invalid host in the request target"),
     ("another scheme", get(b"ftp://h/seed"), 400, False, "request target must be a path or an http(s) URI"),
+    ("https over plain HTTP", get(b"https://h/seed"), 421, False, "https request on a plain HTTP connection"),
     ("'*' with GET", get(b"*"), 400, False, "'*' is a request target for OPTIONS only"),
     # the request line (RFC 9112 2.2, 3): closed, another parser may split it differently
     ("bare LF ending the request line", b"GET /seed HTTP/1.1\n" + H + b"\r\n", 400, True, "bare LF ending the request line"),
