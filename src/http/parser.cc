@@ -548,14 +548,14 @@ int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
 
 int RequestParser::OnHeadersComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
-  // llhttp reads a request line without a version as HTTP/0.9: malformed for kvd.
-  if (p->http_major == 0) return self->Fail(400, "request line has no HTTP/1.x version");
   // The blank line ending the section must be CRLF: llhttp 8.1 also takes a bare LF. (Without a
   // header line this is checked at the end of the request: see OnMessageComplete.)
   if (self->headers_ > 0 && self->ByteAt(self->seen_.line_end + 2) != '\r') {
     return self->Fail(400, "bare LF ending the header section");
   }
   if (p->http_major != 1) {
+    // llhttp reads a request line without a version as HTTP/0.9: malformed for kvd.
+    if (p->http_major == 0) return self->Fail(400, "request line has no HTTP/1.x version");
     return self->Fail(505, p->method == HTTP_PRI ? "HTTP/2 is not supported; use HTTP/1.1"
                                                  : "unsupported HTTP version; use HTTP/1.1");
   }

@@ -122,16 +122,27 @@ bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority,
   return true;
 }
 
+namespace {
+
+// "scheme://authority/path?query": the path (or "/") and query. Out of line: the usual target is
+// a path, and SplitTarget runs twice a request.
+[[gnu::noinline]] Target SplitAbsoluteForm(std::string_view target, size_t scheme_end) {
+  size_t path = target.find_first_of("/?", scheme_end + 3);
+  if (path == std::string_view::npos) return {"/", {}};
+  if (target[path] == '?') return {"/", target.substr(path + 1)};
+  target.remove_prefix(path);
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+}  // namespace
+
 Target SplitTarget(std::string_view target) {
   // Not origin-form: drop "scheme://authority" (the parser has let only http and https through).
   if (!target.empty() && target[0] != '/') {
     size_t scheme_end = target.find("://");
-    if (scheme_end != std::string_view::npos) {
-      size_t path = target.find_first_of("/?", scheme_end + 3);
-      if (path == std::string_view::npos) return {"/", {}};
-      if (target[path] == '?') return {"/", target.substr(path + 1)};
-      target = target.substr(path);
-    }
+    if (scheme_end != std::string_view::npos) return SplitAbsoluteForm(target, scheme_end);
   }
   size_t q = target.find('?');
   if (q == std::string_view::npos) return {target, {}};
