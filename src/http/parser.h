@@ -5,8 +5,8 @@
 //    frame the way every other parser would: the request line (its spacing, line end, target
 //    bytes, version), field-line syntax (obs-fold, bare CR or LF, control bytes, names that are
 //    not tokens), the framing (Content-Length, Transfer-Encoding, chunks, the trailer section and
-//    the fields it may not carry), and kvd's limits (target 414, header section 431, body and
-//    chunk extensions). Parsing stops; the connection answers and closes.
+//    the fields it may not carry), and kvd's limits (target 414, header section 431, body 413,
+//    chunk extensions 400). Parsing stops; the connection answers and closes.
 //  - Kept (Request::reject_status): a well-framed request whose Host, target form, expectation or
 //    other field value kvd refuses. It is handed to the sink complete, body read, so that the
 //    connection can answer it and go on. One exception: a refused request that waits for
@@ -70,7 +70,8 @@ class RequestParser {
   Result Feed(const char* data, size_t len);
   void Resume() { llhttp_resume(&parser_); }
 
-  // After kError: the status to answer (400, 413, 414, 417, 431, 501, 505) and a one-line reason.
+  // After kError: the status to answer (400, 413, 414, 431, 501, 505, or the status of a refusal
+  // that waited for 100 Continue) and a one-line reason.
   int error_status() const { return error_status_; }
   std::string_view error_message() const { return error_message_; }
 
@@ -156,7 +157,7 @@ class RequestParser {
 
   // What one request has shown so far; reset as a whole when the next begins.
   struct Seen {
-    bool end_check = false;       // chunked: the message's last line break is still to check
+    bool end_check = false;       // paused at the request's end, whose last bytes are to check
     bool continue_asked = false;  // Expect has 100-continue
     bool expect_unmet = false;    // Expect has something else (or is too long to be only that)
     bool content_range = false;
