@@ -52,9 +52,9 @@ $(FUZZ_DIR)/%.o: %.cc | $(FUZZ_DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
 
-$(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c | $(FUZZ_DEPS_OK)
+$(FUZZ_DIR)/llhttp/%.o: $(LLHTTP_SRC)/%.c third_party/llhttp.mk | $(FUZZ_DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -O1 -g -w $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link -I$(LLHTTP_INC) -c $< -o $@
+	$(FUZZ_CC) -O1 -g -w $(LLHTTP_CFLAGS) $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link -I$(LLHTTP_INC) -c $< -o $@
 
 $(FUZZ_DIR)/%_fuzz: $(FUZZ_DIR)/src/fuzz/%_fuzz.o $(FUZZ_LIB_OBJS) $(FUZZ_LLHTTP_OBJS)
 	$(FUZZ_CXX) $(FUZZ_SANFLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -pthread -o $@

@@ -102,7 +102,7 @@ for c in range(conns):
     lo, hi = c * n // conns, (c + 1) * n // conns
     parts, idx = [], []
     for base in range(lo, hi, chunk):
-        reqs = b"".join(b"POST /%d HTTP/1.1\r\nContent-Length: %d\r\n\r\n%d" % (i, len(b"%d" % i), i)
+        reqs = b"".join(b"POST /%d HTTP/1.1\r\nHost: kvd\r\nContent-Length: %d\r\n\r\n%d" % (i, len(b"%d" % i), i)
                         for i in range(base, min(hi, base + chunk)))
         parts.append(reqs)
         idx += [len(reqs), min(hi, base + chunk) - base]

@@ -12,6 +12,7 @@ def main():
     start = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     s = socket.create_connection((host, int(port)))
     s.settimeout(30)
+    host_header = sys.argv[1].encode()  # HTTP/1.1 requests need one
     buf = b""
     batch = 1000
     done = 0
@@ -20,7 +21,7 @@ def main():
         reqs = []
         for i in range(base, base + n):
             v = str(i).encode()
-            reqs.append(b"POST /%d HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (i, len(v), v))
+            reqs.append(b"POST /%d HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s" % (i, host_header, len(v), v))
         s.sendall(b"".join(reqs))
         got = 0
         while got < n:

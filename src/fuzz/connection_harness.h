@@ -17,7 +17,9 @@
 // Checks (any failure is returned as a message; the fuzz target aborts on it):
 //  - every response is well-formed HTTP/1.1: status line, Date, Content-Type, exactly one
 //    Content-Length (none on 1xx/204) matching the body (none for HEAD), `Connection: close`
-//    only on the last one;
+//    only on the last one; and what RFC 9110 asks of some statuses: Allow on a 405 and on a 501
+//    (kvd's choice), WWW-Authenticate on a 401, Allow and no content on the 200 to OPTIONS, and
+//    a request the parser refused (Request::reject_status) answered with exactly that status;
 //  - exactly one final response per complete request, in order, identical (Date aside, the
 //    body of /metrics, the wording of a fatal error, and its status when a size limit was one of
 //    two limits broken at once; see SameFatalError) to the answers a reference run produces: a
@@ -127,6 +129,8 @@ struct Expect {
   bool fatal = false;    // the parser's error answer: status and close must match, but the
                          // one-line reason may name whichever check fired first, which can
                          // depend on where the input was split (llhttp's or kvd's)
+  bool options = false;  // answer to OPTIONS
+  int reject = 0;        // the request's reject_status: the answer must be exactly that
 };
 
 // One parsed response.
@@ -208,6 +212,11 @@ inline std::string ParseResponse(std::string_view s, size_t* pos, const Expect& 
     if (lengths || dates || types) return "headers on an interim response";
     return "";
   }
+  auto has = [&head](std::string_view name) { return head.find(std::string("\r\n") + std::string(name) + ": ") != std::string_view::npos; };
+  if ((r->status == 405 || r->status == 501) && !e.fatal && !has("Allow")) return "405 or 501 without Allow";
+  if (r->status == 401 && !has("WWW-Authenticate")) return "401 without WWW-Authenticate";
+  if (e.reject != 0 && r->status != e.reject) return "a refused request not answered with its status";
+  if (e.options && r->status == 200 && (!has("Allow") || length != 0)) return "200 to OPTIONS without Allow, or with content";
   if (dates != 1 || types != 1) return "not exactly one Date and one Content-Type";
   if (r->status == 204) return lengths ? "Content-Length on a 204" : "";
   if (lengths != 1) return "not exactly one Content-Length";
@@ -256,7 +265,8 @@ class ReferenceSink final : public http::RequestSink {
     Router::Context ctx{0, &out, &date, &metrics, &scratch, !req.keep_alive};
     router_->Handle(req, ctx);
     http::Target t = http::SplitTarget(req.target);
-    expect_->push_back({req.method == http::Method::kHead, t.path == "/metrics"});
+    expect_->push_back({req.method == http::Method::kHead, t.path == "/metrics" && req.reject_status == 0, false,
+                        req.method == http::Method::kOptions, req.reject_status});
     if (!req.keep_alive) {
       stopped = true;
       return false;

@@ -8,11 +8,15 @@
 //    string back;
 //  - SplitTarget returns views into the target; path has no '?'; for an origin-form target,
 //    path + "?" + query rebuilds it; an absolute-form one yields a path starting with '/';
+//  - ValidHostPort agrees with an independent reading of RFC 3986's host [":" port] (no ','),
+//    and a valid host without a port stays valid with one;
 //  - ParseTtl: on success 0 < ms <= max; "<N>ms" gives N, "<N>s"/bare "<N>" gives N*1000, and a
 //    decimal number of seconds with at most 3 fraction digits gives exactly that many ms;
 //  - ParseWriteOptions: on success nx and xx are not both set and ttl <= max; on failure the
 //    error is a non-empty line; the options it found, written back as a query, parse the same.
 #pragma once
+
+#include <arpa/inet.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -106,6 +110,47 @@ inline std::string CheckTtlForms(uint64_t n, uint64_t max_ms) {
   return "";
 }
 
+// An independent reading of host [":" port]: split first, then check each part by its byte set.
+inline bool RefHostPort(std::string_view s) {
+  constexpr std::string_view kName = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+;=";
+  std::string_view host = s, port;
+  if (!s.empty() && s[0] == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos) return false;
+    host = s.substr(0, close + 1);
+    port = s.substr(close + 1);
+    std::string inside(s.substr(1, close - 1));
+    if (!inside.empty() && (inside[0] == 'v' || inside[0] == 'V')) {
+      size_t dot = inside.find('.');
+      if (dot == std::string::npos || dot < 2 || dot + 1 == inside.size()) return false;
+      if (inside.substr(1, dot - 1).find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) return false;
+      std::string tail_bytes = std::string(kName) + ":";
+      if (inside.substr(dot + 1).find_first_not_of(tail_bytes) != std::string::npos) return false;
+    } else {
+      in6_addr a;
+      if (inside.size() >= INET6_ADDRSTRLEN || inside.find('\0') != std::string::npos ||
+          inet_pton(AF_INET6, inside.c_str(), &a) != 1) {
+        return false;
+      }
+    }
+  } else {
+    size_t colon = s.find(':');
+    host = s.substr(0, colon);
+    port = colon == std::string_view::npos ? std::string_view() : s.substr(colon);
+    if (host.empty()) return false;
+    for (size_t i = 0; i < host.size(); ++i) {
+      if (host[i] == '%') {
+        if (i + 2 >= host.size() || RefHex(host[i + 1]) < 0 || RefHex(host[i + 2]) < 0) return false;
+        i += 2;
+      } else if (kName.find(host[i]) == std::string_view::npos) {
+        return false;
+      }
+    }
+  }
+  if (port.empty()) return true;
+  return port[0] == ':' && port.substr(1).find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 inline std::string RunUriCase(const uint8_t* data, size_t size) {
   if (size < 1) return "";
   const uint8_t flags = data[0];
@@ -132,13 +177,21 @@ inline std::string RunUriCase(const uint8_t* data, size_t size) {
     return "SplitTarget returned a view outside the target";
   }
   if (t.path.find('?') != std::string_view::npos) return "SplitTarget: '?' in the path";
-  bool absolute = text.size() > 7 && (text.substr(0, 7) == "http://" || text.substr(0, 8) == "https://");
+  bool absolute = !text.empty() && text[0] != '/' && text.find("://") != std::string_view::npos;
   if (absolute) {
     if (t.path.empty() || t.path[0] != '/') return "SplitTarget: absolute-form path without '/'";
   } else {
     bool has_q = text.find('?') != std::string_view::npos;
     std::string rebuilt = std::string(t.path) + (has_q ? "?" : "") + std::string(t.query);
     if (rebuilt != text) return "SplitTarget: path + ? + query != target";
+  }
+
+  // ValidHostPort.
+  bool host_ok = http::ValidHostPort(text);
+  if (host_ok != RefHostPort(text)) return "ValidHostPort differs from the reference reading";
+  if (host_ok && text[0] != '[' && text.find(':') == std::string_view::npos &&
+      !http::ValidHostPort(std::string(text) + ":8081")) {
+    return "ValidHostPort: a valid host is invalid with a port";
   }
 
   // ParseTtl on the raw text, and on numbers taken from the input.

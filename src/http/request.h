@@ -10,20 +10,35 @@
 
 namespace kvd::http {
 
-enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOther };
+// kOther: a method llhttp knows and kvd does not implement (PATCH, TRACE, ...): 501.
+enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOptions, kOther };
 
 struct Request {
   Method method = Method::kOther;
   const char* method_name = "";  // for logs and Allow decisions on kOther
   std::string_view target;       // raw request-target: path and query, not yet decoded
   std::string_view body;
-  std::string authorization;     // the Authorization header's value, if any
+  std::string authorization;     // the Authorization header's value, if any (never a trailer's)
+  // The If-Match and If-None-Match values as sent (several field lines joined with ", ", as RFC
+  // 9110 5.3 combines a list), for conditional requests. kvd does not evaluate them yet.
+  std::string if_match;
+  std::string if_none_match;
+  // Non-zero for a well-framed request that kvd refuses (a missing or bad Host, an expectation it
+  // cannot meet, ...): the router answers this status with `reject_reason` and does nothing else,
+  // and the connection stays open. Errors that break the framing never get here: the parser
+  // stops at them and the connection closes.
+  int reject_status = 0;
+  const char* reject_reason = "";
   bool keep_alive = true;        // false: close the connection after answering
 
   void Clear() {
     target = {};
     body = {};
     authorization.clear();
+    if_match.clear();
+    if_none_match.clear();
+    reject_status = 0;
+    reject_reason = "";
     keep_alive = true;
   }
 };

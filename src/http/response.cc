@@ -29,6 +29,7 @@ void DateCache::Update(time_t now) {
 #define KVD_STATUSES(X)                        \
   X(100, "Continue")                           \
   X(200, "OK")                                 \
+  X(201, "Created")                            \
   X(204, "No Content")                         \
   X(400, "Bad Request")                        \
   X(401, "Unauthorized")                       \
@@ -38,8 +39,11 @@ void DateCache::Update(time_t now) {
   X(412, "Precondition Failed")                \
   X(413, "Content Too Large")                  \
   X(414, "URI Too Long")                       \
+  X(417, "Expectation Failed")                 \
+  X(421, "Misdirected Request")                \
   X(431, "Request Header Fields Too Large")    \
   X(500, "Internal Server Error")              \
+  X(501, "Not Implemented")                    \
   X(503, "Service Unavailable")                \
   X(505, "HTTP Version Not Supported")         \
   X(507, "Insufficient Storage")

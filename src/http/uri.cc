@@ -1,7 +1,12 @@
 #include "http/uri.h"
 
-#include <cmath>
+#include <arpa/inet.h>
 
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 
@@ -15,12 +20,129 @@ int HexValue(char c) {
   return -1;
 }
 
+// The bytes of a reg-name besides %XX escapes, and (with ':') of an IPvFuture's tail.
+constexpr auto kRegNameBytes = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+  for (char c : kRegNameSymbols) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool AllDigits(std::string_view s) {
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+bool ValidIpvFuture(std::string_view s) {
+  if (s.size() < 4 || (s[0] != 'v' && s[0] != 'V')) return false;
+  size_t dot = s.find('.');
+  if (dot == std::string_view::npos || dot < 2 || dot + 1 == s.size()) return false;
+  for (size_t i = 1; i < dot; ++i) {
+    if (HexValue(s[i]) < 0) return false;
+  }
+  for (size_t i = dot + 1; i < s.size(); ++i) {
+    if (!kRegNameBytes[static_cast<unsigned char>(s[i])] && s[i] != ':') return false;
+  }
+  return true;
+}
+
+// The inside of "[...]": an IPv6 address (inet_pton's grammar is RFC 4291's, which RFC 3986
+// uses) or an IPvFuture.
+bool ValidIpLiteral(std::string_view s) {
+  if (!s.empty() && (s[0] == 'v' || s[0] == 'V')) return ValidIpvFuture(s);
+  char text[INET6_ADDRSTRLEN];
+  if (s.empty() || s.size() >= sizeof text || s.find('\0') != std::string_view::npos) return false;
+  std::memcpy(text, s.data(), s.size());
+  text[s.size()] = '\0';
+  in6_addr addr;
+  return inet_pton(AF_INET6, text, &addr) == 1;
+}
+
+}  // namespace
+
+namespace {
+
+// The full grammar: IP-literals, %XX escapes, and every way to be invalid. (Not inlined: its
+// registers would cost the usual Host's fast path more than the whole check.)
+[[gnu::noinline]] bool ValidHostPortSlow(std::string_view s) {
+  const char* p = s.data();
+  const char* end = p + s.size();
+  if (p != end && *p == '[') {
+    const char* close = static_cast<const char*>(std::memchr(p, ']', s.size()));
+    if (close == nullptr || !ValidIpLiteral({p + 1, size_t(close - p - 1)})) return false;
+    p = close + 1;
+  } else {
+    const char* start = p;
+    for (;;) {
+      while (p != end && kRegNameBytes[static_cast<unsigned char>(*p)]) ++p;
+      if (p == end || *p != '%') break;
+      if (end - p < 3 || HexValue(p[1]) < 0 || HexValue(p[2]) < 0) return false;
+      p += 3;
+    }
+    if (p == start) return false;  // an empty host: RFC 9110 4.2.1 has it rejected
+  }
+  if (p == end) return true;
+  return *p == ':' && AllDigits({p + 1, size_t(end - p - 1)});
+}
+
+}  // namespace
+
+bool ValidHostPort(std::string_view s) {
+  // Host is checked on every request: the usual one ("kvd", "10.0.0.7:8081"), reg-name bytes
+  // and perhaps ':' and digits, is decided in one pass; anything else takes the full grammar.
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p != end && kRegNameBytes[static_cast<unsigned char>(*p)]) ++p;
+  if (p == end) return p != s.data();
+  if (*p == ':' && p != s.data()) {
+    while (++p != end && *p >= '0' && *p <= '9') {
+    }
+    if (p == end) return true;
+  }
+  return ValidHostPortSlow(s);
+}
+
+bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority, bool* https) {
+  absl::string_view t(target.data(), target.size());
+  size_t after;
+  if (absl::StartsWithIgnoreCase(t, "http://")) {
+    after = 7;
+  } else if (absl::StartsWithIgnoreCase(t, "https://")) {
+    after = 8;
+  } else {
+    return false;
+  }
+  if (https != nullptr) *https = after == 8;
+  size_t end = target.find_first_of("/?", after);
+  *authority = target.substr(after, end == std::string_view::npos ? end : end - after);
+  return true;
+}
+
+namespace {
+
+// "scheme://authority/path?query": the path (or "/") and query. Out of line: the usual target is
+// a path, and SplitTarget runs twice a request.
+[[gnu::noinline]] Target SplitAbsoluteForm(std::string_view target, size_t scheme_end) {
+  size_t path = target.find_first_of("/?", scheme_end + 3);
+  if (path == std::string_view::npos) return {"/", {}};
+  if (target[path] == '?') return {"/", target.substr(path + 1)};
+  target.remove_prefix(path);
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
 }  // namespace
 
 Target SplitTarget(std::string_view target) {
-  if (target.size() > 7 && (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://")) {
-    size_t slash = target.find('/', target.find("//") + 2);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  // Not origin-form: drop "scheme://authority" (the parser has let only http and https through).
+  if (!target.empty() && target[0] != '/') {
+    size_t scheme_end = target.find("://");
+    if (scheme_end != std::string_view::npos) return SplitAbsoluteForm(target, scheme_end);
   }
   size_t q = target.find('?');
   if (q == std::string_view::npos) return {target, {}};

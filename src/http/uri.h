@@ -1,5 +1,5 @@
-// Request-target handling: splitting path from query, percent-decoding, and the query
-// parameters kvd understands (ttl, nx, xx).
+// Request-target handling: splitting path from query, percent-decoding, the query parameters kvd
+// understands (ttl, nx, xx), and the host[:port] syntax of Host and of absolute-form targets.
 // Thread safety: pure functions.
 #pragma once
 
@@ -14,8 +14,25 @@ struct Target {
   std::string_view query;  // without the '?'; empty if none
 };
 
-// Splits an origin-form ("/k?x") or absolute-form ("http://host/k?x") request-target.
+// Splits an origin-form ("/k?x") or absolute-form ("http://host/k?x") request-target. An
+// absolute-form target without a path ("http://host", "http://host?x") has the path "/".
 Target SplitTarget(std::string_view target);
+
+// The bytes of an RFC 3986 reg-name besides ALPHA, DIGIT and %XX escapes: unreserved and
+// sub-delims, without ',' (see ValidHostPort).
+inline constexpr std::string_view kRegNameSymbols = "-._~!$&'()*+;=";
+
+// Whether `s` is RFC 3986's `host [ ":" port ]`, the value RFC 9110 7.2 allows in Host: a
+// reg-name (unreserved and sub-delims bytes, %XX escapes) or an IPv4 address, or an IP-literal
+// ("[" IPv6address or IPvFuture "]"); then optionally ':' and digits. Not empty, and no ',':
+// the grammar has it in a reg-name, but no DNS name does, and "a, b" is how two Host values read
+// once combined (RFC 9110 5.3). Userinfo ("u@h"), a path, blanks or a list make it invalid.
+bool ValidHostPort(std::string_view s);
+
+// For an absolute-form target, "http://" or "https://" (the scheme in any case) and an authority:
+// the authority, up to the path, query or end, and (if `https` is given) which scheme it was.
+// False for any other target.
+bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority, bool* https = nullptr);
 
 // Decodes %XX escapes into *out (replacing it). False on a malformed escape ("%", "%4", "%zz").
 // '+' is kept: in a path it is not a space.

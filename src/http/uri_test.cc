@@ -76,9 +76,48 @@ TEST_CASE("SplitTarget: absolute-form") {
   CHECK(t.path.data() == target.data() + 8);
   CHECK(t.query.data() == target.data() + 13);
 
-  // Not a scheme kvd knows: taken as a path (the router then refuses it).
-  t = SplitTarget("ftp://h/k");
-  CHECK(t.path == "ftp://h/k");
+  // The scheme in any case (the parser lets only http and https through).
+  t = SplitTarget("HTTP://h/k?x");
+  CHECK(t.path == "/k");
+  CHECK(t.query == "x");
+  t = SplitTarget("http://h?x=1");
+  CHECK(t.path == "/");
+  CHECK(t.query == "x=1");
+}
+
+TEST_CASE("ValidHostPort: RFC 3986 host [ \":\" port ], no userinfo, path, blanks or list") {
+  for (std::string_view ok : {"h", "kvd", "kvd.example.com", "h:8081", "h:", "127.0.0.1", "10.0.0.7:8081",
+                              "999.1.1.1", "[::1]", "[::1]:80", "[2001:db8::1]", "[::ffff:1.2.3.4]:1",
+                              "[v1.a]", "[V7.a:b!]", "ex%41mple", "%ff", "a-b_c~d", "!$&'()*+;=", "1"}) {
+    CAPTURE(ok);
+    CHECK(ValidHostPort(ok));
+  }
+  for (std::string_view bad : {"", ":80", "u@h", "h/p", "h?x", "h#x", "a, b", "a,b", "h 1", " h", "h ", "h\t",
+                               "h:80x", "h:80:81", "h:-1", "%", "%4", "%zz", "[::1", "::1", "[::g]", "[1.2.3.4]",
+                               "[::1]x", "[::1]:x", "[]", "[v1]", "[v.a]", "[vx.a]", "[v1.]", "[v1.a,b]", "h\xc3\xa9",
+                               "[", "]", "h]", "[::1]]"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ValidHostPort(bad));
+  }
+}
+
+TEST_CASE("AbsoluteFormAuthority") {
+  std::string_view a;
+  CHECK(AbsoluteFormAuthority("http://h:1/k?x", &a));
+  CHECK(a == "h:1");
+  bool https = false;
+  CHECK(AbsoluteFormAuthority("HTTPS://h", &a, &https));
+  CHECK(a == "h");
+  CHECK(https);
+  CHECK(AbsoluteFormAuthority("Http://h", &a, &https));
+  CHECK_FALSE(https);
+  CHECK(AbsoluteFormAuthority("http://h?x", &a));
+  CHECK(a == "h");
+  CHECK(AbsoluteFormAuthority("http:///k", &a));
+  CHECK(a.empty());
+  CHECK_FALSE(AbsoluteFormAuthority("ftp://h/k", &a));
+  CHECK_FALSE(AbsoluteFormAuthority("/k", &a));
+  CHECK_FALSE(AbsoluteFormAuthority("http:/k", &a));
 }
 
 TEST_CASE("PercentDecode: valid escapes, either case") {

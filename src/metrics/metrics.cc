@@ -26,9 +26,9 @@ static_assert(kBoundsNanos.front() == 1'000 && kBoundsNanos[1] == 2'500 &&
               kBoundsNanos.back() == 1'000'000'000);
 static_assert(std::is_sorted(kBoundsNanos.begin(), kBoundsNanos.end()));
 
-constexpr const char* kMethodLabels[] = {"get", "head", "post", "put", "delete", "other"};
+constexpr const char* kMethodLabels[] = {"get", "head", "post", "put", "delete", "options", "other"};
 constexpr const char* kHandlerLabels[] = {"/", "/size", "/metrics", "/healthz", "other"};
-constexpr int kCodeValues[] = {200, 204, 400, 401, 404, 405, 412, 413, 414, 431, 500, 503, 505, 0};
+constexpr int kCodeValues[] = {200, 201, 204, 400, 401, 404, 405, 412, 413, 414, 417, 421, 431, 500, 501, 503, 505, 0};
 static_assert(std::size(kMethodLabels) == size_t(Method::kCount));
 static_assert(std::size(kHandlerLabels) == size_t(Handler::kCount));
 static_assert(std::size(kCodeValues) == size_t(Code::kCount));

@@ -25,6 +25,7 @@ metrics::Method MetricsMethod(http::Method m) {
     case http::Method::kPost: return metrics::Method::kPost;
     case http::Method::kPut: return metrics::Method::kPut;
     case http::Method::kDelete: return metrics::Method::kDelete;
+    case http::Method::kOptions: return metrics::Method::kOptions;
     default: return metrics::Method::kOther;
   }
 }
@@ -163,8 +164,9 @@ bool Connection::OnRequest(http::Request& req) {
   Reactor& r = *reactor_;
   // The usual request is deferred to the end of the buffer, its store memory prefetched now. Not
   // one whose bytes the parser keeps (they change with the next request), one that closes the
-  // connection, or one with a token to check (its Authorization value is the parser's too).
-  if (req.keep_alive && parser_.borrowed() && r.config().auth_token.empty() && n_deferred_ < kMaxDeferred) {
+  // connection, or one with a token to check or conditions (those values are the parser's too).
+  if (req.keep_alive && parser_.borrowed() && r.config().auth_token.empty() && req.if_match.empty() &&
+      req.if_none_match.empty() && n_deferred_ < kMaxDeferred) {
     // Field by field: the Authorization value is not needed (no token is checked), and copying
     // the string would cost more than the rest.
     http::Request& d = deferred_[n_deferred_];
@@ -172,6 +174,8 @@ bool Connection::OnRequest(http::Request& req) {
     d.method_name = req.method_name;
     d.target = req.target;
     d.body = req.body;
+    d.reject_status = req.reject_status;
+    d.reject_reason = req.reject_reason;
     d.keep_alive = true;
     d.authorization.clear();
     deferred_key_[n_deferred_++] = r.router().Prefetch(req);

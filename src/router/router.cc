@@ -25,6 +25,11 @@ Router::Outcome Router::Reply(Context& ctx, const http::Request& req, Handler h,
 
 namespace {
 
+// What each path takes (RFC 9110 10.2.1): sent with 405, 501 and the answer to OPTIONS.
+constexpr std::string_view kKeyAllow = "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n";
+constexpr std::string_view kSizeAllow = "Allow: GET, HEAD, POST, OPTIONS\r\n";
+constexpr std::string_view kReadOnlyAllow = "Allow: GET, HEAD, OPTIONS\r\n";
+
 // Compares in time that depends only on the lengths, so a client cannot find the token byte by
 // byte from response times.
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -42,10 +47,20 @@ bool Router::Authorized(const http::Request& req) const {
     return false;
   }
   h.remove_prefix(kBearer.size());
+  while (!h.empty() && h[0] == ' ') h.remove_prefix(1);  // credentials: scheme 1*SP token68
   return ConstantTimeEquals(h, config_->auth_token);
 }
 
+Router::Outcome Router::NotAllowed(Context& ctx, const http::Request& req, Handler h,
+                                   std::string_view allow) const {
+  // RFC 9110 9.1: 405 for a method kvd implements but not on this path, 501 for one it
+  // implements nowhere.
+  if (req.method != Method::kOther) return Reply(ctx, req, h, 405, "method not allowed", allow);
+  return Reply(ctx, req, h, 501, "method not implemented", allow);
+}
+
 Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
+  if (req.reject_status != 0) return Reply(ctx, req, Handler::kOther, req.reject_status, req.reject_reason);
   http::Target t = http::SplitTarget(req.target);
   const bool read = req.method == Method::kGet || req.method == Method::kHead;
   if (!config_->auth_token.empty()) {
@@ -57,18 +72,19 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
     }
   }
   if (t.path == "/size") {
-    if (!read && req.method != Method::kPost) {
-      return Reply(ctx, req, Handler::kSize, 405, "method not allowed", "Allow: GET, HEAD, POST\r\n");
-    }
+    if (req.method == Method::kOptions) return Reply(ctx, req, Handler::kSize, 200, "", kSizeAllow);
+    if (!read && req.method != Method::kPost) return NotAllowed(ctx, req, Handler::kSize, kSizeAllow);
     fmt::format_int n(store_->Size(ctx.now_ms));
     return Reply(ctx, req, Handler::kSize, 200, {n.data(), n.size()});
   }
   if (t.path == "/healthz") {
-    if (!read) return Reply(ctx, req, Handler::kHealthz, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+    if (req.method == Method::kOptions) return Reply(ctx, req, Handler::kHealthz, 200, "", kReadOnlyAllow);
+    if (!read) return NotAllowed(ctx, req, Handler::kHealthz, kReadOnlyAllow);
     return Reply(ctx, req, Handler::kHealthz, 200, "ok");
   }
   if (t.path == "/metrics") {
-    if (!read) return Reply(ctx, req, Handler::kMetrics, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+    if (req.method == Method::kOptions) return Reply(ctx, req, Handler::kMetrics, 200, "", kReadOnlyAllow);
+    if (!read) return NotAllowed(ctx, req, Handler::kMetrics, kReadOnlyAllow);
     store::ShardStats s = store_->Stats(ctx.now_ms);
     metrics::StoreFigures figures;
     figures.keys = s.keys;
@@ -94,6 +110,8 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
     http::AppendResponse(ctx.out, *ctx.date, head, text, req.method == Method::kHead);
     return {200, Handler::kMetrics};
   }
+  // The whole server.
+  if (t.path == "*" && req.method == Method::kOptions) return Reply(ctx, req, Handler::kOther, 200, "", kKeyAllow);
   if (t.path.empty() || t.path[0] != '/') {
     return Reply(ctx, req, Handler::kOther, 400, "request target must be an absolute path");
   }
@@ -121,6 +139,11 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
   } else {
     if (!http::PercentDecode(path, ctx.scratch)) {
       return Reply(ctx, req, Handler::kKey, 400, "invalid percent-encoding in key");
+    }
+    // Keys are binary, but NUL, CR and LF cut or split a line or a C string wherever a key is
+    // shown or passed on (a log, a proxy's cache key), escaped or not.
+    if (ctx.scratch->find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos) {
+      return Reply(ctx, req, Handler::kKey, 400, "key contains NUL, CR or LF");
     }
     key = store::HashedKey(*ctx.scratch);
   }
@@ -155,9 +178,23 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
                             : opts.xx ? store::SetMode::kIfPresent
                                       : store::SetMode::kAlways;
       uint64_t ttl = opts.ttl_ms ? opts.ttl_ms : config_->ttl_ms;
-      switch (store_->Set(key, req.body, ttl, mode, ctx.now_ms)) {
-        case store::SetResult::kStored:
-          return Reply(ctx, req, Handler::kKey, 200, req.body);  // the seed echoes the value
+      // RFC 9110 9.3.4: a PUT that creates the key answers 201. The store tells that a write
+      // created the key only when asked to create and nothing else, so a PUT that may create tries
+      // that first. (A POST keeps the seed's 200.)
+      bool created = false;
+      store::SetResult result;
+      if (req.method == Method::kPut && mode != store::SetMode::kIfPresent) {
+        result = store_->Set(key, req.body, ttl, store::SetMode::kIfAbsent, ctx.now_ms);
+        created = result == store::SetResult::kStored;
+        if (result == store::SetResult::kConditionFailed && mode == store::SetMode::kAlways) {
+          result = store_->Set(key, req.body, ttl, mode, ctx.now_ms);
+        }
+      } else {
+        result = store_->Set(key, req.body, ttl, mode, ctx.now_ms);
+      }
+      switch (result) {
+        case store::SetResult::kStored:  // the seed echoes the value
+          return Reply(ctx, req, Handler::kKey, created ? 201 : 200, req.body);
         case store::SetResult::kConditionFailed:
           return Reply(ctx, req, Handler::kKey, 412, opts.nx ? "key exists" : "key does not exist");
         case store::SetResult::kNoMemory:
@@ -172,10 +209,12 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
     case Method::kDelete:
       if (store_->Delete(key, ctx.now_ms)) return Reply(ctx, req, Handler::kKey, 204, "");
       return Reply(ctx, req, Handler::kKey, 404, "");
+    case Method::kOptions:
+      return Reply(ctx, req, Handler::kKey, 200, "", kKeyAllow);
     case Method::kOther:
       break;
   }
-  return Reply(ctx, req, Handler::kKey, 405, "method not allowed", "Allow: GET, HEAD, POST, PUT, DELETE\r\n");
+  return NotAllowed(ctx, req, Handler::kKey, kKeyAllow);
 }
 
 }  // namespace kvd

@@ -52,6 +52,9 @@ class Router {
                     Context& ctx) const;
   Outcome Reply(Context& ctx, const http::Request& req, metrics::Handler h, int status,
                 std::string_view body, std::string_view extra_headers = {}) const;
+  // A method the path does not take: 405 or 501, with the path's Allow line.
+  Outcome NotAllowed(Context& ctx, const http::Request& req, metrics::Handler h,
+                     std::string_view allow) const;
 
   const Config* config_;
   store::Store* store_;

@@ -93,6 +93,7 @@ struct Fixture {
       case Method::kPost: return "POST";
       case Method::kPut: return "PUT";
       case Method::kDelete: return "DELETE";
+      case Method::kOptions: return "OPTIONS";
       case Method::kOther: return "PATCH";
     }
     return "?";
@@ -127,6 +128,17 @@ TEST_CASE("Router: POST and PUT store and echo the value; GET returns it") {
   CHECK(r.status == 200);
   CHECK(r.body == "second");
   CHECK(f.Get("/k1").body == "second");
+
+  // RFC 9110 9.3.4: a PUT that creates the key is 201 (a POST keeps the seed's 200).
+  r = f.Do(Method::kPut, "/new", "n1");
+  CHECK(r.status == 201);
+  CHECK(r.body == "n1");
+  CHECK(f.Get("/new").body == "n1");
+  CHECK(f.Do(Method::kPut, "/new", "n2").status == 200);
+  CHECK(f.Get("/new").body == "n2");
+  CHECK(f.Post("/new-by-post", "p").status == 200);
+  // ... also once the old value has expired (it is no representation any more).
+  CHECK(f.Do(Method::kPut, "/new", "n3", kStart + f.config.ttl_ms).status == 201);
 
   // Binary-safe, empty values are values.
   std::string bin("\0\r\n\xff\x01", 5);
@@ -354,40 +366,113 @@ TEST_CASE("Router: /metrics") {
   CHECK(r.Header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
 }
 
-TEST_CASE("Router: 405 with the Allow header of the path") {
+TEST_CASE("Router: 405 and 501 with the Allow header of the path") {
   Fixture f;
   struct Case {
     Method method;
     const char* name;
     const char* target;
+    int status;
     const char* allow;
     Handler handler;
   } cases[] = {
-      {Method::kOther, "PATCH", "/k", "GET, HEAD, POST, PUT, DELETE", Handler::kKey},
-      {Method::kOther, "OPTIONS", "/k", "GET, HEAD, POST, PUT, DELETE", Handler::kKey},
-      {Method::kPut, "PUT", "/size", "GET, HEAD, POST", Handler::kSize},
-      {Method::kDelete, "DELETE", "/size", "GET, HEAD, POST", Handler::kSize},
-      {Method::kOther, "PATCH", "/size", "GET, HEAD, POST", Handler::kSize},
-      {Method::kPost, "POST", "/metrics", "GET, HEAD", Handler::kMetrics},
-      {Method::kPut, "PUT", "/metrics", "GET, HEAD", Handler::kMetrics},
-      {Method::kDelete, "DELETE", "/metrics", "GET, HEAD", Handler::kMetrics},
-      {Method::kPost, "POST", "/healthz", "GET, HEAD", Handler::kHealthz},
-      {Method::kDelete, "DELETE", "/healthz", "GET, HEAD", Handler::kHealthz},
-      {Method::kOther, "OPTIONS", "/healthz", "GET, HEAD", Handler::kHealthz},
+      // RFC 9110 9.1: a method kvd implements nowhere is 501; one it implements, not here, 405.
+      {Method::kOther, "PATCH", "/k", 501, "GET, HEAD, POST, PUT, DELETE, OPTIONS", Handler::kKey},
+      {Method::kOther, "TRACE", "/k", 501, "GET, HEAD, POST, PUT, DELETE, OPTIONS", Handler::kKey},
+      {Method::kPut, "PUT", "/size", 405, "GET, HEAD, POST, OPTIONS", Handler::kSize},
+      {Method::kDelete, "DELETE", "/size", 405, "GET, HEAD, POST, OPTIONS", Handler::kSize},
+      {Method::kOther, "PATCH", "/size", 501, "GET, HEAD, POST, OPTIONS", Handler::kSize},
+      {Method::kPost, "POST", "/metrics", 405, "GET, HEAD, OPTIONS", Handler::kMetrics},
+      {Method::kPut, "PUT", "/metrics", 405, "GET, HEAD, OPTIONS", Handler::kMetrics},
+      {Method::kDelete, "DELETE", "/metrics", 405, "GET, HEAD, OPTIONS", Handler::kMetrics},
+      {Method::kPost, "POST", "/healthz", 405, "GET, HEAD, OPTIONS", Handler::kHealthz},
+      {Method::kDelete, "DELETE", "/healthz", 405, "GET, HEAD, OPTIONS", Handler::kHealthz},
+      {Method::kOther, "PURGE", "/healthz", 501, "GET, HEAD, OPTIONS", Handler::kHealthz},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
     CAPTURE(c.target);
     Resp r = f.Do(c.method, c.target, "", kStart, "", false, c.name);
-    CHECK(r.status == 405);
+    CHECK(r.status == c.status);
     CHECK(r.Header("Allow") == c.allow);
-    CHECK(r.body == "method not allowed");
+    CHECK(r.body == (c.status == 405 ? "method not allowed" : "method not implemented"));
     CHECK(r.handler == c.handler);
   }
   // PATCH on a key changes nothing.
   f.Post("/k", "v");
-  CHECK(f.Do(Method::kOther, "/k", "other").status == 405);
+  CHECK(f.Do(Method::kOther, "/k", "other").status == 501);
   CHECK(f.Get("/k").body == "v");
+}
+
+TEST_CASE("Router: OPTIONS answers 200 with the path's Allow and no content") {
+  Fixture f;
+  struct Case {
+    const char* target;
+    const char* allow;
+    Handler handler;
+  } cases[] = {
+      {"*", "GET, HEAD, POST, PUT, DELETE, OPTIONS", Handler::kOther},
+      {"/k", "GET, HEAD, POST, PUT, DELETE, OPTIONS", Handler::kKey},
+      {"/a%20b?x=1", "GET, HEAD, POST, PUT, DELETE, OPTIONS", Handler::kKey},
+      {"http://h/k", "GET, HEAD, POST, PUT, DELETE, OPTIONS", Handler::kKey},
+      {"/size", "GET, HEAD, POST, OPTIONS", Handler::kSize},
+      {"/metrics", "GET, HEAD, OPTIONS", Handler::kMetrics},
+      {"/healthz", "GET, HEAD, OPTIONS", Handler::kHealthz},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.target);
+    Resp r = f.Do(Method::kOptions, c.target, "ignored body");
+    CHECK(r.status == 200);
+    CHECK(r.Header("Allow") == c.allow);
+    CHECK(r.Header("Content-Length") == "0");  // RFC 9110 9.3.7
+    CHECK(r.body.empty());
+    CHECK(r.handler == c.handler);
+  }
+  // A key must still be a valid key; OPTIONS stores nothing.
+  CHECK(f.Do(Method::kOptions, "/").status == 400);
+  CHECK(f.Do(Method::kOptions, "/%zz").status == 400);
+  CHECK(f.Do(Method::kOptions, "/" + std::string(300, 'k')).status == 414);
+  CHECK(f.Get("/size").body == "0");
+  // With a token set, OPTIONS needs it like any other request on that path.
+  f.config.auth_token = "s3cret";
+  CHECK(f.Do(Method::kOptions, "/k").status == 401);
+  CHECK(f.Do(Method::kOptions, "*").status == 401);
+  CHECK(f.Do(Method::kOptions, "/k", "", kStart, "Bearer s3cret").status == 200);
+  CHECK(f.Do(Method::kOptions, "/healthz").status == 200);
+}
+
+TEST_CASE("Router: a request the parser refused is answered, and nothing else is done") {
+  Fixture f;
+  for (Method m : {Method::kPost, Method::kPut, Method::kDelete, Method::kGet, Method::kHead}) {
+    http::Request req;
+    req.method = m;
+    req.method_name = Fixture::Name(m);
+    req.target = "/k";
+    req.body = "v";
+    req.reject_status = m == Method::kPost ? 417 : 400;
+    req.reject_reason = "missing Host header";
+    Buffer out;
+    Router::Context ctx{kStart, &out, &f.date, &f.m, &f.scratch, false};
+    Router::Outcome o = f.router.Handle(req, ctx);
+    CHECK(o.status == req.reject_status);
+    CHECK(o.handler == Handler::kOther);
+    std::string raw(out.view());
+    CHECK(raw.rfind(m == Method::kPost ? "HTTP/1.1 417 Expectation Failed\r\n" : "HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+    CHECK(raw.find("Content-Length: 19\r\n") != std::string::npos);
+    bool head = m == Method::kHead;
+    CHECK(raw.substr(raw.size() - (head ? 4 : 23)) == (head ? "\r\n\r\n" : "\r\n\r\nmissing Host header"));
+  }
+  CHECK(f.Get("/size").body == "0");
+  // Before the token is checked: a malformed request is a 400, not a 401.
+  f.config.auth_token = "s3cret";
+  http::Request req;
+  req.method = Method::kGet;
+  req.target = "/k";
+  req.reject_status = 400;
+  req.reject_reason = "missing Host header";
+  Buffer out;
+  Router::Context ctx{kStart, &out, &f.date, &f.m, &f.scratch, false};
+  CHECK(f.router.Handle(req, ctx).status == 400);
 }
 
 TEST_CASE("Router: key validation") {
@@ -429,11 +514,25 @@ TEST_CASE("Router: key validation") {
     CHECK(r.body == "invalid percent-encoding in key");
     CHECK(f.Post(bad, "v").status == 400);
   }
-  // Not an absolute path.
-  r = f.Do(Method::kOther, "*", "", kStart, "", false, "OPTIONS");
+  // Not an absolute path ('*' with another method than OPTIONS the parser refuses before).
+  r = f.Get("*");
   CHECK(r.status == 400);
   CHECK(r.body == "request target must be an absolute path");
   CHECK(r.handler == Handler::kOther);
+
+  // Keys are binary, except for NUL, CR and LF, escaped or not.
+  std::string size = f.Get("/size").body;
+  for (std::string_view bad : {"/a%00b", "/%0d", "/%0A", "/x%0d%0aSet-Cookie:%20y"}) {
+    CAPTURE(bad);
+    r = f.Post(bad, "v");
+    CHECK(r.status == 400);
+    CHECK(r.body == "key contains NUL, CR or LF");
+    CHECK(f.Get(bad).status == 400);
+    CHECK(f.Do(Method::kDelete, bad).status == 400);
+  }
+  CHECK(f.Get("/size").body == size);
+  CHECK(f.Post("/%01%ff%7f%09", "binary").status == 200);
+  CHECK(f.Get("/%01%FF%7F%09").body == "binary");
 }
 
 TEST_CASE("Router: Connection: close is passed through to the response") {
@@ -460,7 +559,7 @@ TEST_CASE("Router: bearer token") {
 
   denied(f.Do(Method::kPost, "/k", "v"));
   for (std::string_view wrong : {"Bearer nope", "Bearer s3cre", "Bearer s3cret2", "Bearer S3CRET", "Bearer ",
-                            "Bearer", "s3cret", "Basic s3cret", "Bearer  s3cret", "Bearers3cret",
+                            "Bearer", "s3cret", "Basic s3cret", "Bearers3cret",
                             "Token s3cret"}) {
     CAPTURE(wrong);
     denied(f.Do(Method::kPost, "/k", "v", kStart, wrong));
@@ -469,7 +568,8 @@ TEST_CASE("Router: bearer token") {
   // Nothing was stored by the refused writes.
   CHECK(f.Do(Method::kGet, "/size", "", kStart, "Bearer s3cret").body == "0");
 
-  for (std::string_view right : {"Bearer s3cret", "bearer s3cret", "BEARER s3cret", "bEaReR s3cret"}) {
+  // RFC 9110 11.4: credentials = auth-scheme 1*SP token68.
+  for (std::string_view right : {"Bearer s3cret", "bearer s3cret", "BEARER s3cret", "bEaReR s3cret", "Bearer  s3cret"}) {
     CAPTURE(right);
     Resp r = f.Do(Method::kPost, "/k", "v", kStart, right);
     CHECK(r.status == 200);

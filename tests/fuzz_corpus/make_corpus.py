@@ -94,6 +94,78 @@ STREAMS: list[bytes] = [
     req("POST", "/s", headers=[("Content-Length", "200")]) + b"x" * 200,
 ]
 
+# RFC 9110 / 9112 conformance (docs/http.md): each case followed by a plain request, so that a
+# refusal that keeps the connection is seen answering it and one that closes is seen not to.
+NEXT = req("POST", "/next", b"n")
+TE_CHUNKED = b"Transfer-Encoding: chunked\r\n"
+CONFORMANCE: list[bytes] = [
+    # Host
+    b"GET /h HTTP/1.1\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost:\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: user@h\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: h/path\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: a, b\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: [::1]:8081 \r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: ex%41mple:80\r\n\r\n",
+    b"GET /h HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET http://h/k HTTP/1.1\r\n\r\n",
+    b"GET http://u@h/k HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET HTTP://h HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET ftp://h/k HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+    # request line and line endings
+    b"GET /h HTTP/1.1\nHost: h\r\n\r\n",
+    b"GET /h HTTP/1.0\n\r\n",
+    b"GET /h HTTP/1.0\r\n\n",
+    b"GET  /h HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /h  HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /h#f HTTP/1.1\r\nHost: h\r\n\r\n",
+    "GET /café HTTP/1.1\r\nHost: h\r\n\r\n".encode(),
+    b"GET /\xc0\xaf HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /h HTTP/1.2\r\nHost: h\r\n\r\n",
+    b"GET /h HTTP/3.0\r\nHost: h\r\n\r\n",
+    b"GET /h HTTP/1.1\r\nHost: h\r\n\n",
+    b"GET /h HTTP/1.1\r\nHost: h\r\n\rX",
+    # framing fields
+    req("POST", "/c", headers=[("Content-Length", "007")]) + b"1234567",
+    req("POST", "/c", headers=[("Content-Length", "0")]),
+    req("POST", "/c", headers=[("Content-Length", "  5  ")]) + b"hello",
+    b"POST /c HTTP/1.0\r\n" + TE_CHUNKED + b"\r\n1\r\nx\r\n0\r\n\r\n",
+    req("POST", "/c", headers=[("Transfer-Encoding", "gzip, chunked")]) + b"1\r\nx\r\n0\r\n\r\n",
+    # chunks and trailers
+    req("POST", "/c", headers=TE) + b"1\r\nx\r\n0\r\n\n",
+    req("POST", "/c", headers=TE) + b"1\r\nx\r\n0\r\nX: y\r\n\n",
+    req("POST", "/c", headers=TE) + b"1\r\nx\r\n0\r\n\rX",
+    req("POST", "/c", headers=TE) + b"1\rXx\r\n0\r\n\r\n",
+    req("POST", "/c", headers=TE) + b"1;" + b"e" * 5000 + b"\r\nx\r\n0\r\n\r\n",
+    req("POST", "/c", headers=TE) + b"1;a=b\r\nx\r\n0;" + b"e" * 3000 + b"\r\n\r\n",
+    req("POST", "/c", headers=TE) + b"1\r\nx\r\n0\r\nX-Checksum: 1\r\n\r\n",
+] + [
+    req("POST", "/c", headers=TE) + b"1\r\nx\r\n0\r\n" + name + b": x\r\n\r\n"
+    for name in (b"Content-Length", b"Host", b"Authorization", b"Content-Type", b"Transfer-Encoding")
+] + [
+    # a token sent only in a trailer (the auth option byte sets one)
+    req("POST", "/c", headers=TE) + b"1\r\nx\r\n0\r\nAuthorization: Bearer s3cret\r\n\r\n",
+    req("POST", "/c", headers=[("Authorization", "Bearer s3cret")] + TE) + b"1\r\nx\r\n0\r\nX: y\r\n\r\n",
+    # Expect
+    req("POST", "/e", b"body", headers=[("Expect", "foo")]),
+    req("POST", "/e", b"body", headers=[("Expect", "100-continue, foo")]),
+    b"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody",
+    req("POST", "/e", b"body", headers=[("Expect", "100-"), ("Expect", "continue")]),
+    # values refused in well-framed requests, methods
+    req("GET", "/a%00b") + req("POST", "/a%0d%0ab", b"v"),
+    req("GET", "/k", headers=[("Authorization", "Bearer s3"), ("Authorization", "cret")]),
+    req("PUT", "/r", b"hi", headers=[("Content-Range", "bytes 0-1/2")]),
+    req("GET", "/c", headers=[("If-Match", '"x"'), ("If-None-Match", "*")]),
+    req("OPTIONS", "*") + req("OPTIONS", "/k") + req("OPTIONS", "/size") + req("OPTIONS", "/metrics"),
+    req("PATCH", "/k", b"x") + req("TRACE", "/k") + req("PUT", "/new", b"1") + req("PUT", "/new", b"2"),
+    req("PUT", "/n?nx", b"1") + req("PUT", "/n?nx", b"2") + req("PUT", "/m?xx", b"3"),
+]
+STREAMS += [c + NEXT for c in CONFORMANCE]
+
 # Option bytes (see ConnOptions::FromByte): piece sizes 3/16/256/all, small output buffer, slow
 # reader, 404 misses, auth, small limits, more shards.
 OPTIONS = [0x00, 0x01, 0x02, 0x03, 0x06, 0x0d, 0x52, 0x61, 0x4e, 0xa3, 0x17]
@@ -103,6 +175,9 @@ URIS: list[bytes] = [
     b"/k?ttl=500ms", b"/k?nx&xx", b"ttl=1.5s", b"ttl=10", b"ttl=0.001", b"ttl=0.3", b"ttl=1h30m",
     b"ttl=24h&nx", b"ttl=%31%30s", b"xx&foo=bar&ttl=2m", b"http://host/k?x=1", b"https://h",
     b"1.5s", b"500ms", b"0", b"-1s", b"1e3", b"inf", b"nan", b"576h", b"577h", b"2073600", b"0.0005",
+    # hosts
+    b"kvd", b"kvd.example.com:8081", b"127.0.0.1:80", b"[::1]:8081", b"[v1.a:b]", b"ex%41mple", b"u@h",
+    b"h/p", b"a, b", b"h:80x", b"[::1", b"HTTP://h/k", b"ftp://h/k",
 ]
 
 

@@ -9,7 +9,7 @@ import unittest
 
 from kvdtest import KvdTestCase, build_request
 
-ALLOW_KEY = {"GET", "HEAD", "POST", "PUT", "DELETE"}
+ALLOW_KEY = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"}
 IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|"
                          r"Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
 
@@ -62,13 +62,17 @@ class BasicApiTest(KvdTestCase):
         self.assertEqual(r.header("Content-Length"), "0")
 
     def test_put_works_like_post(self):
+        # RFC 9110 9.3.4: a PUT that creates the key is 201, one that replaces it 200.
         r = self.request("PUT", "/pk", b"putvalue")
-        self.assertStatus(r, 200)
+        self.assertStatus(r, 201)
         self.assertEqual(r.body, b"putvalue")
         self.assertEqual(self.get("/pk").body, b"putvalue")
         r = self.request("PUT", "/pk", b"v2")
+        self.assertStatus(r, 200)
         self.assertEqual(r.body, b"v2")
         self.assertEqual(self.get("/pk").body, b"v2")
+        # POST keeps the seed's 200 either way.
+        self.assertStatus(self.request("POST", "/post-new", b"p"), 200)
 
     def test_head_has_length_and_no_body(self):
         value = b"0123456789" * 7
@@ -260,9 +264,21 @@ class KeyDecodingTest(KvdTestCase):
         self.assertEqual(self.get("/%c3%a9t%c3%a9").body, b"summer")
 
     def test_binary_key(self):
-        self.put("/%00%ff%0d%0a", b"bk")
-        self.assertEqual(self.get("/%00%FF%0D%0A").body, b"bk")
+        self.put("/%01%ff%7f%09", b"bk")
+        self.assertEqual(self.get("/%01%FF%7F%09").body, b"bk")
         self.assertEqual(self.get("/").status, 400)
+
+    def test_key_with_nul_cr_or_lf_is_400_kept(self):
+        # They cut or split a line wherever a key is shown or passed on, escaped or not.
+        c = self.connect()
+        for k in ("/%00", "/a%00b", "/%0d%0a", "/x%0D%0ASet-Cookie:%20y", "/%0a"):
+            with self.subTest(key=k):
+                r = c.request("POST", k, b"v")
+                self.assertStatus(r, 400, k)
+                self.assertEqual(r.body, b"key contains NUL, CR or LF")
+                self.assertStatus(c.request("GET", k), 400, k)
+        self.assertKeptOpen(c)
+        self.assertEqual(self.size(), 0)
 
 
 class NxXxTest(KvdTestCase):
@@ -358,28 +374,31 @@ class ReservedPathsTest(KvdTestCase):
         self.assertEqual(self.size(), 0)
         self.assertEqual(self.request("GET", "/healthz").body.strip(), b"ok")
 
-    def test_405_on_key_with_allow(self):
+    def test_501_on_key_with_allow(self):
+        # RFC 9110 9.1: a method kvd implements nowhere is 501 (with the path's Allow, as a 405).
         self.put("/k", b"v")
         c = self.connect()
-        for m in ("PATCH", "OPTIONS", "PROPFIND"):
+        for m in ("PATCH", "PROPFIND", "TRACE"):
             with self.subTest(method=m):
                 r = c.request(m, "/k")
-                self.assertStatus(r, 405, m)
+                self.assertStatus(r, 501, m)
                 self.assertEqual(allow_set(r), ALLOW_KEY, f"{m}: Allow header {r.header('Allow')!r}")
-        self.assertKeptOpen(c, "after 405:")
+        self.assertKeptOpen(c, "after 501:")
         self.assertEqual(self.get("/k").body, b"v")
 
     def test_405_on_reserved_paths_with_allow(self):
-        cases = [("DELETE", "/size", {"GET", "HEAD", "POST"}),
-                 ("PUT", "/size", {"GET", "HEAD", "POST"}),
-                 ("POST", "/metrics", {"GET", "HEAD"}),
-                 ("DELETE", "/metrics", {"GET", "HEAD"}),
-                 ("POST", "/healthz", {"GET", "HEAD"}),
-                 ("PATCH", "/healthz", {"GET", "HEAD"})]
-        for m, path, allow in cases:
+        size = {"GET", "HEAD", "POST", "OPTIONS"}
+        read_only = {"GET", "HEAD", "OPTIONS"}
+        cases = [("DELETE", "/size", 405, size),
+                 ("PUT", "/size", 405, size),
+                 ("POST", "/metrics", 405, read_only),
+                 ("DELETE", "/metrics", 405, read_only),
+                 ("POST", "/healthz", 405, read_only),
+                 ("PATCH", "/healthz", 501, read_only)]
+        for m, path, status, allow in cases:
             with self.subTest(method=m, path=path):
                 r = self.request(m, path, b"" if m in ("POST", "PUT", "PATCH") else None)
-                self.assertStatus(r, 405, f"{m} {path}")
+                self.assertStatus(r, status, f"{m} {path}")
                 self.assertEqual(allow_set(r), allow, f"{m} {path}: Allow {r.header('Allow')!r}")
 
 
@@ -411,7 +430,10 @@ class ResponseHeadersTest(KvdTestCase):
             ("GET", "/%zz", None, 400),
             ("POST", "/k?nx&xx", b"v", 400),
             ("POST", "/k?ttl=0", b"v", 400),
-            ("PATCH", "/k", b"", 405),
+            ("PATCH", "/k", b"", 501),
+            ("OPTIONS", "/k", None, 200),
+            ("OPTIONS", "*", None, 200),
+            ("PUT", "/created", b"v", 201),
             ("DELETE", "/size", None, 405),
             ("POST", "/n?nx", b"v", 412),
             ("POST", "/zz?xx", b"v", 412),

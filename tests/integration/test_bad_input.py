@@ -70,18 +70,22 @@ class BadInputTest(KvdTestCase):
             with self.subTest(method=m):
                 self.bad(build_request(m, "/seed"), 400, True, f"method {m}")
 
-    def test_other_http_methods_are_405(self):
-        # README: "any other HTTP method on a key -> 405 with Allow".
-        for m in ("PURGE", "MKCOL", "PATCH", "OPTIONS"):
+    def test_other_http_methods_are_501(self):
+        # README: "any other HTTP method (PATCH, TRACE, ...) -> 501 with Allow" (RFC 9110 9.1).
+        for m in ("PURGE", "MKCOL", "PATCH", "TRACE"):
             with self.subTest(method=m):
-                r = self.bad(build_request(m, "/seed"), 405, False, f"method {m}")
+                r = self.bad(build_request(m, "/seed"), 501, False, f"method {m}")
                 allow = {x.strip() for x in (r.header("Allow") or "").split(",")}
-                self.assertEqual(allow, {"GET", "HEAD", "POST", "PUT", "DELETE"})
+                self.assertEqual(allow, {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"})
 
     def test_bad_http_version(self):
-        for v in (b"HTTP/9.9", b"HTTP/1", b"HTTX/1.1", b"HTTP/1.1x", b"http/1.1"):
+        for v in (b"HTTP/1", b"HTTX/1.1", b"HTTP/1.1x", b"http/1.1", b"HTTP/1.10"):
             with self.subTest(version=v):
                 self.bad(b"GET /seed " + v + b"\r\nHost: x\r\n\r\n", 400, True, f"version {v!r}")
+        # Well-formed, another major version: 505.
+        for v in (b"HTTP/9.9", b"HTTP/3.0"):
+            with self.subTest(version=v):
+                self.bad(b"GET /seed " + v + b"\r\nHost: x\r\n\r\n", 505, True, f"version {v!r}")
 
     def test_http2_preface_is_505(self):
         self.bad(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, True, "HTTP/2 preface")
@@ -131,11 +135,15 @@ class BadInputTest(KvdTestCase):
                 self.bad(raw, 400, True, f"Content-Length {v!r}")
 
     def test_transfer_encoding_other_than_chunked(self):
-        for te in (b"gzip", b"gzip, chunked", b"identity"):
+        for te in (b"gzip", b"identity", b"chunked, gzip"):
             with self.subTest(te=te):
                 raw = (b"POST /target HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
                        b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
                 self.bad(raw, 400, True, f"Transfer-Encoding {te!r}")
+        # chunked last after a coding kvd does not decode: 501 (RFC 9112 6.1), still closed.
+        raw = (b"POST /target HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked"
+               b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        self.bad(raw, 501, True, "Transfer-Encoding gzip, chunked")
 
     def test_invalid_chunk_size(self):
         raw = (b"POST /target HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -78,7 +78,8 @@ class ConcurrencyTest(KvdTestCase):
                                 for i in range(WRITES_PER_THREAD)))
                 for i in range(WRITES_PER_THREAD):
                     r = c.read_response()
-                    if r.status != 200 or r.body != value_for(t, i):
+                    # Each key is new: a PUT that creates it is 201 (RFC 9110 9.3.4).
+                    if r.status != 201 or r.body != value_for(t, i):
                         raise AssertionError(f"thread {t} response {i}: {r!r}")
 
         errors = run_threads(writer, N_THREADS)
