@@ -1,6 +1,7 @@
 // kvd: wires config, store, router and one reactor per core, then waits for SIGTERM/SIGINT and
 // shuts down gracefully (see net/reactor.h).
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -63,7 +64,9 @@ int main(int argc, char** argv) {
   // One reactor is the only thread that touches the store: it needs no locks.
   store::Store store(config.shards, config.max_memory, MonotonicMs(), config.threads > 1);
   std::vector<const metrics::ReactorMetrics*> reactor_metrics;
-  Router router(&config, &store, &reactor_metrics);
+  uint32_t etag_run = 0;
+  if (getrandom(&etag_run, sizeof etag_run, 0) != sizeof etag_run) etag_run = uint32_t(MonotonicNanos());
+  Router router(&config, &store, &reactor_metrics, etag_run);
   std::atomic<size_t> open_connections{0};
   std::vector<std::unique_ptr<net::Reactor>> reactors;
   for (size_t i = 0; i < config.threads; ++i) {

@@ -16,7 +16,8 @@
 //
 // Checks (any failure is returned as a message; the fuzz target aborts on it):
 //  - every response is well-formed HTTP/1.1: status line, Date, Content-Type, exactly one
-//    Content-Length (none on 1xx/204) matching the body (none for HEAD), `Connection: close`
+//    Content-Length (none on 1xx/204/304; no Content-Type on a 304, which has an ETag) matching the
+//    body (none for HEAD), an ETag on every hit and stored write, `Connection: close`
 //    only on the last one; and what RFC 9110 asks of some statuses: Allow on a 405 and on a 501
 //    (kvd's choice), WWW-Authenticate on a 401, Allow and no content on the 200 to OPTIONS, and
 //    a request the parser refused (Request::reject_status) answered with exactly that status;
@@ -131,6 +132,8 @@ struct Expect {
                          // depend on where the input was split (llhttp's or kvd's)
   bool options = false;  // answer to OPTIONS
   int reject = 0;        // the request's reject_status: the answer must be exactly that
+  bool key_read = false;   // GET or HEAD of a key: a hit (a 200 with content) carries an ETag
+  bool key_write = false;  // POST or PUT of a key: a stored write (200, 201) carries an ETag
 };
 
 // One parsed response.
@@ -217,7 +220,15 @@ inline std::string ParseResponse(std::string_view s, size_t* pos, const Expect& 
   if (r->status == 401 && !has("WWW-Authenticate")) return "401 without WWW-Authenticate";
   if (e.reject != 0 && r->status != e.reject) return "a refused request not answered with its status";
   if (e.options && r->status == 200 && (!has("Allow") || length != 0)) return "200 to OPTIONS without Allow, or with content";
+  if (r->status == 304) {
+    if (dates != 1 || types || lengths) return "a 304 without Date, or with Content-Type or Content-Length";
+    return has("ETag") ? "" : "304 without ETag";
+  }
   if (dates != 1 || types != 1) return "not exactly one Date and one Content-Type";
+  if (((e.key_write && (r->status == 200 || r->status == 201)) ||
+       (e.key_read && r->status == 200 && length > 0)) && !has("ETag")) {
+    return "a value's answer without ETag";
+  }
   if (r->status == 204) return lengths ? "Content-Length on a 204" : "";
   if (lengths != 1) return "not exactly one Content-Length";
   if (e.head) return "";
@@ -265,8 +276,13 @@ class ReferenceSink final : public http::RequestSink {
     Router::Context ctx{0, &out, &date, &metrics, &scratch, !req.keep_alive};
     router_->Handle(req, ctx);
     http::Target t = http::SplitTarget(req.target);
-    expect_->push_back({req.method == http::Method::kHead, t.path == "/metrics" && req.reject_status == 0, false,
-                        req.method == http::Method::kOptions, req.reject_status});
+    const bool key = t.path.size() > 1 && t.path[0] == '/' && t.path != "/metrics" &&
+                     t.path != "/size" && t.path != "/healthz";
+    const http::Method m = req.method;
+    expect_->push_back({m == http::Method::kHead, t.path == "/metrics" && req.reject_status == 0, false,
+                        m == http::Method::kOptions, req.reject_status,
+                        key && (m == http::Method::kGet || m == http::Method::kHead),
+                        key && (m == http::Method::kPost || m == http::Method::kPut)});
     if (!req.keep_alive) {
       stopped = true;
       return false;

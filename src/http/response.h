@@ -1,8 +1,8 @@
 // Response writing: appends HTTP/1.1 responses to a connection's output buffer, in the order the
 // requests came, so one write(2) can carry a whole pipelined batch.
 //
-// Every response carries Date, Content-Type and Content-Length; `Connection: close` when the
-// connection ends after it. Thread safety: DateCache is per reactor; the functions are pure.
+// Every response carries Date, Content-Type and Content-Length (not a 204's or a 304's, and a 304
+// has no Content-Type either); `Connection: close` when the connection ends after it. Thread safety: DateCache is per reactor; the functions are pure.
 #pragma once
 
 #include <cstdint>
@@ -37,11 +37,15 @@ class DateCache {
   size_t ok_len_ = 0;
 };
 
+// An ETag's value as kvd writes it, quotes included: "<8 hex digits of the run><8 of the version>".
+inline constexpr size_t kEtagBytes = 18;
+
 struct Head {
   int status = 200;
   uint64_t content_length = 0;
   bool close = false;                        // adds Connection: close
   std::string_view content_type = kTextPlain;
+  std::string_view etag = {};                // the ETag field's value, quotes included
   std::string_view extra_headers = {};       // whole lines, each ending in \r\n
 };
 

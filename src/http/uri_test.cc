@@ -260,6 +260,25 @@ std::string OptsError(std::string_view query) {
   return error;
 }
 
+TEST_CASE("ParseWriteOptions: incr") {
+  WriteOptions o = Opts("incr");
+  CHECK(o.incr);
+  CHECK(o.delta == 1);
+  o = Opts("incr=-42&ttl=2s");
+  CHECK(o.incr);
+  CHECK(o.delta == -42);
+  CHECK(o.ttl_ms == 2000);
+  CHECK(Opts("incr=9223372036854775807").delta == INT64_MAX);
+  CHECK(Opts("incr=-9223372036854775808").delta == INT64_MIN);
+  CHECK(Opts("incr=007").delta == 7);
+  CHECK_FALSE(Opts("").incr);
+  for (std::string bad : {"incr=", "incr=+1", "incr=1.0", "incr=abc", "incr=9223372036854775808",
+                          "incr=-9223372036854775809", "incr=-", "incr=1%20", "incr=%31"}) {
+    CAPTURE(bad);
+    CHECK(OptsError(bad).find("invalid incr") == 0);
+  }
+}
+
 TEST_CASE("ParseWriteOptions") {
   WriteOptions o = Opts("");
   CHECK(o.ttl_ms == 0);

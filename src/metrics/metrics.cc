@@ -28,7 +28,8 @@ static_assert(std::is_sorted(kBoundsNanos.begin(), kBoundsNanos.end()));
 
 constexpr const char* kMethodLabels[] = {"get", "head", "post", "put", "delete", "options", "other"};
 constexpr const char* kHandlerLabels[] = {"/", "/size", "/metrics", "/healthz", "other"};
-constexpr int kCodeValues[] = {200, 201, 204, 400, 401, 404, 405, 412, 413, 414, 417, 421, 431, 500, 501, 503, 505, 0};
+constexpr int kCodeValues[] = {200, 201, 204, 304, 400, 401, 404, 405, 409, 412, 413, 414,
+                               417, 421, 431, 500, 501, 503, 505, 507, 0};
 static_assert(std::size(kMethodLabels) == size_t(Method::kCount));
 static_assert(std::size(kHandlerLabels) == size_t(Handler::kCount));
 static_assert(std::size(kCodeValues) == size_t(Code::kCount));

@@ -41,8 +41,8 @@ enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOptions, kOthe
 enum class Handler : uint8_t { kKey, kSize, kMetrics, kHealthz, kOther, kCount };
 // Status codes kvd sends; kOther collects anything else.
 enum class Code : uint8_t {
-  k200, k201, k204, k400, k401, k404, k405, k412, k413, k414, k417, k421, k431, k500, k501, k503,
-  k505, kOther, kCount
+  k200, k201, k204, k304, k400, k401, k404, k405, k409, k412, k413, k414, k417, k421, k431, k500,
+  k501, k503, k505, k507, kOther, kCount
 };
 
 const char* MethodLabel(Method m);    // "get", "head", ...

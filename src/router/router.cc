@@ -3,6 +3,7 @@
 #include "fmt/format.h"
 #include "absl/strings/match.h"
 #include "http/uri.h"
+#include "http/validators.h"
 
 namespace kvd {
 
@@ -10,8 +11,8 @@ using http::Method;
 using metrics::Handler;
 
 Router::Router(const Config* config, store::Store* store,
-               const std::vector<const metrics::ReactorMetrics*>* reactors)
-    : config_(config), store_(store), reactors_(reactors) {}
+               const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run)
+    : config_(config), store_(store), reactors_(reactors), etags_(etag_run) {}
 
 Router::Outcome Router::Reply(Context& ctx, const http::Request& req, Handler h, int status,
                               std::string_view body, std::string_view extra_headers) const {
@@ -122,22 +123,52 @@ store::HashedKey Router::Prefetch(const http::Request& req) const {
   // Only the usual key, its path used as is; anything else is simply not prefetched.
   http::Target t = http::SplitTarget(req.target);
   if (t.path.size() <= 1 || t.path.find('%') != std::string_view::npos) return {};
-  store::HashedKey key(t.path);
+  store::HashedKey key(t.path.substr(1));
   store_->Prefetch(key);
   return key;
 }
 
+namespace {
+
+const char* WriteError(store::SetResult r, const http::WriteOptions& opts) {
+  switch (r) {
+    case store::SetResult::kConditionFailed: return opts.nx ? "key exists" : "key does not exist";
+    case store::SetResult::kPreconditionFailed: return "precondition failed: the value's ETag does not match";
+    case store::SetResult::kNoMemory: return "value does not fit in --max-memory";
+    case store::SetResult::kNotInteger: return "value is not a decimal integer";
+    case store::SetResult::kOverflow: return "increment would overflow a signed 64-bit integer";
+    case store::SetResult::kStored: break;
+  }
+  return "";
+}
+
+int WriteStatus(store::SetResult r) {
+  switch (r) {
+    case store::SetResult::kConditionFailed:
+    case store::SetResult::kPreconditionFailed: return 412;
+    case store::SetResult::kNoMemory: return 507;
+    case store::SetResult::kNotInteger:
+    case store::SetResult::kOverflow: return 409;
+    case store::SetResult::kStored: break;
+  }
+  return 200;
+}
+
+}  // namespace
+
 Router::Outcome Router::HandleKey(const http::Request& req, std::string_view path,
                                   std::string_view query, Context& ctx) const {
-  // The key is the decoded path; without a '%' that is the path itself, used in place, and it may
-  // have come hashed already, from Prefetch.
+  // The key is the decoded path without its '/' (so the RESP key k is the path /k); without a
+  // '%' that is the path itself, used in place, and it may have come hashed already, from
+  // Prefetch.
   store::HashedKey key;
-  if (ctx.key != nullptr && ctx.key->key.data() == path.data() && ctx.key->key.size() == path.size()) {
+  const std::string_view in_place = path.substr(1);
+  if (ctx.key != nullptr && ctx.key->key.data() == in_place.data() && ctx.key->key.size() == in_place.size()) {
     key = *ctx.key;
   } else if (path.find('%') == std::string_view::npos) {
-    key = store::HashedKey(path);
+    key = store::HashedKey(in_place);
   } else {
-    if (!http::PercentDecode(path, ctx.scratch)) {
+    if (!http::PercentDecode(in_place, ctx.scratch)) {
       return Reply(ctx, req, Handler::kKey, 400, "invalid percent-encoding in key");
     }
     // Keys are binary, but NUL, CR and LF cut or split a line or a C string wherever a key is
@@ -147,24 +178,60 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
     }
     key = store::HashedKey(*ctx.scratch);
   }
-  if (key.key.size() <= 1) return Reply(ctx, req, Handler::kKey, 400, "empty key");
-  if (key.key.size() - 1 > config_->max_key_bytes) return Reply(ctx, req, Handler::kKey, 414, "key too long");
+  if (key.key.empty()) return Reply(ctx, req, Handler::kKey, 400, "empty key");
+  if (key.key.size() > config_->max_key_bytes) return Reply(ctx, req, Handler::kKey, 414, "key too long");
+  if (req.method == Method::kOptions) return Reply(ctx, req, Handler::kKey, 200, "", kKeyAllow);
+  if (req.method == Method::kOther) return NotAllowed(ctx, req, Handler::kKey, kKeyAllow);
+
+  // Conditional requests (RFC 9110 13.2.2): If-Match, then If-None-Match; kvd has no
+  // modification dates, so If-Unmodified-Since and If-Modified-Since are ignored, as 13.1.3 and
+  // 13.1.4 ask. A field that cannot be evaluated is refused rather than ignored: ignoring an
+  // If-Match could lose an update.
+  http::TagCondition if_match, if_none_match;
+  if (!if_match.Parse(req.if_match)) return Reply(ctx, req, Handler::kKey, 400, "malformed If-Match");
+  if (!if_none_match.Parse(req.if_none_match)) {
+    return Reply(ctx, req, Handler::kKey, 400, "malformed If-None-Match");
+  }
+  const bool conditional = if_match.present() || if_none_match.present();
+  const uint32_t run = etags_.run();
+  // For a write or delete: true when the conditions hold for the current value.
+  auto holds = [&if_match, &if_none_match, run](bool exists, uint32_t version) {
+    return (!if_match.present() || if_match.Matches(exists, run, version, false)) &&
+           !if_none_match.Matches(exists, run, version, true);
+  };
 
   switch (req.method) {
     case Method::kGet:
     case Method::kHead: {
-      bool head_only = req.method == Method::kHead;
-      bool hit = store_->Get(key, ctx.now_ms, [&](std::string_view value) {
+      const bool head_only = req.method == Method::kHead;
+      int status = 200;
+      bool hit = store_->Get(key, ctx.now_ms, [&](std::string_view value, uint32_t version) {
+        if (conditional) {
+          if (if_match.present() && !if_match.Matches(true, run, version, false)) {
+            status = 412;
+            return;
+          }
+          if (if_none_match.Matches(true, run, version, true)) {
+            status = 304;
+            value = {};
+          }
+        }
         // Copied under the shard lock straight into the output: no intermediate buffer.
+        char tag[http::kEtagBytes];
+        etags_.Format(version, tag);
         http::Head head;
+        head.status = status;
         head.close = ctx.close;
-        http::AppendResponse(ctx.out, *ctx.date, head, value, head_only);
+        head.etag = {tag, sizeof tag};
+        http::AppendResponse(ctx.out, *ctx.date, head, value, head_only || status == 304);
       });
       if (hit) {
         ctx.metrics->hits.Add();
-        return {200, Handler::kKey};
+        if (status == 412) return Reply(ctx, req, Handler::kKey, 412, WriteError(store::SetResult::kPreconditionFailed, {}));
+        return {status, Handler::kKey};
       }
       ctx.metrics->misses.Add();
+      if (if_match.present()) return Reply(ctx, req, Handler::kKey, 412, "precondition failed: no value to match");
       return Reply(ctx, req, Handler::kKey, config_->miss_status, "");
     }
     case Method::kPost:
@@ -174,43 +241,46 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
       if (!http::ParseWriteOptions(query, store::kMaxTtlMs, &opts, &error)) {
         return Reply(ctx, req, Handler::kKey, 400, error);
       }
-      store::SetMode mode = opts.nx ? store::SetMode::kIfAbsent
-                            : opts.xx ? store::SetMode::kIfPresent
-                                      : store::SetMode::kAlways;
-      uint64_t ttl = opts.ttl_ms ? opts.ttl_ms : config_->ttl_ms;
-      // RFC 9110 9.3.4: a PUT that creates the key answers 201. The store tells that a write
-      // created the key only when asked to create and nothing else, so a PUT that may create tries
-      // that first. (A POST keeps the seed's 200.)
-      bool created = false;
-      store::SetResult result;
-      if (req.method == Method::kPut && mode != store::SetMode::kIfPresent) {
-        result = store_->Set(key, req.body, ttl, store::SetMode::kIfAbsent, ctx.now_ms);
-        created = result == store::SetResult::kStored;
-        if (result == store::SetResult::kConditionFailed && mode == store::SetMode::kAlways) {
-          result = store_->Set(key, req.body, ttl, mode, ctx.now_ms);
-        }
-      } else {
-        result = store_->Set(key, req.body, ttl, mode, ctx.now_ms);
+      if (opts.incr && !req.body.empty()) return Reply(ctx, req, Handler::kKey, 400, "incr takes no body");
+      store::WriteOptions w;
+      w.ttl_ms = opts.ttl_ms ? opts.ttl_ms : config_->ttl_ms;
+      w.mode = opts.nx ? store::SetMode::kIfAbsent : opts.xx ? store::SetMode::kIfPresent : store::SetMode::kAlways;
+      store::Precondition precondition = holds;
+      if (conditional) w.precondition = &precondition;
+      int64_t sum = 0;
+      store::WriteResult r = opts.incr ? store_->Incr(key, opts.delta, w, ctx.now_ms, &sum)
+                                       : store_->Write(key, req.body, w, ctx.now_ms);
+      if (r.status != store::SetResult::kStored) {
+        return Reply(ctx, req, Handler::kKey, WriteStatus(r.status), WriteError(r.status, opts));
       }
-      switch (result) {
-        case store::SetResult::kStored:  // the seed echoes the value
-          return Reply(ctx, req, Handler::kKey, created ? 201 : 200, req.body);
-        case store::SetResult::kConditionFailed:
-          return Reply(ctx, req, Handler::kKey, 412, opts.nx ? "key exists" : "key does not exist");
-        case store::SetResult::kNoMemory:
-          return Reply(ctx, req, Handler::kKey, 507, "value does not fit in --max-memory");
-        case store::SetResult::kPreconditionFailed:
-        case store::SetResult::kNotInteger:
-        case store::SetResult::kOverflow:
-          break;  // not asked for by a plain write
+      // The stored value's tag, so that a client can write conditionally again without a read.
+      char tag[http::kEtagBytes];
+      etags_.Format(r.version, tag);
+      http::Head head;
+      // RFC 9110 9.3.4: a PUT that creates the key answers 201 (a POST keeps the seed's 200).
+      head.status = req.method == Method::kPut && r.created ? 201 : 200;
+      head.close = ctx.close;
+      head.etag = {tag, sizeof tag};
+      fmt::format_int n(sum);
+      // The seed echoes the value; an increment answers the sum.
+      http::AppendResponse(ctx.out, *ctx.date, head,
+                           opts.incr ? std::string_view(n.data(), n.size()) : req.body,
+                           req.method == Method::kHead);
+      return {head.status, Handler::kKey};
+    }
+    case Method::kDelete: {
+      store::DeleteResult d = conditional ? store_->DeleteIf(key, store::Precondition(holds), ctx.now_ms)
+                              : store_->Delete(key, ctx.now_ms) ? store::DeleteResult::kDeleted
+                                                                : store::DeleteResult::kAbsent;
+      switch (d) {
+        case store::DeleteResult::kDeleted: return Reply(ctx, req, Handler::kKey, 204, "");
+        case store::DeleteResult::kAbsent: return Reply(ctx, req, Handler::kKey, 404, "");
+        case store::DeleteResult::kPreconditionFailed:
+          return Reply(ctx, req, Handler::kKey, 412, WriteError(store::SetResult::kPreconditionFailed, {}));
       }
       break;
     }
-    case Method::kDelete:
-      if (store_->Delete(key, ctx.now_ms)) return Reply(ctx, req, Handler::kKey, 204, "");
-      return Reply(ctx, req, Handler::kKey, 404, "");
     case Method::kOptions:
-      return Reply(ctx, req, Handler::kKey, 200, "", kKeyAllow);
     case Method::kOther:
       break;
   }

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/validators.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/buffer.h"
@@ -20,8 +21,10 @@ namespace kvd {
 class Router {
  public:
   // `reactors` lists every reactor's metrics, for /metrics; it must outlive the router.
+  // `etag_run` goes into every ETag: pick it at random at start, so that tags from an earlier run
+  // never match (http/validators.h).
   Router(const Config* config, store::Store* store,
-         const std::vector<const metrics::ReactorMetrics*>* reactors);
+         const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run = 0);
 
   // What the reactor needs to account for a request.
   struct Outcome {
@@ -59,6 +62,7 @@ class Router {
   const Config* config_;
   store::Store* store_;
   const std::vector<const metrics::ReactorMetrics*>* reactors_;
+  http::EtagFormatter etags_;
 };
 
 }  // namespace kvd

@@ -312,7 +312,7 @@ WriteResult Shard::Store(HashedKey key, std::string_view value, const WriteOptio
       h->version = version;
       if (vlen) std::memcpy(reinterpret_cast<char*>(h + 1) + klen, value.data(), vlen);
       wheel_.Insert(old, deadline);
-      return {SetResult::kStored, version};
+      return {SetResult::kStored, version, false};
     }
     queue = arena_.QueueOf(Arena::SegmentOf(old));
   }
@@ -367,7 +367,8 @@ WriteResult Shard::Store(HashedKey key, std::string_view value, const WriteOptio
   }
   live_bytes_ += bytes;
   wheel_.Insert(id, deadline);
-  if (old != Arena::kNil) {
+  const bool created = old == Arena::kNil;
+  if (!created) {
     Repoint(key.key, old, id);
     wheel_.Remove(old);
     FreeEntry(old);
@@ -375,7 +376,7 @@ WriteResult Shard::Store(HashedKey key, std::string_view value, const WriteOptio
     // The key is known absent; lazy_emplace probes with the hash already computed.
     table_.lazy_emplace(key, [id](const auto& construct) { construct(id); });
   }
-  return {SetResult::kStored, version};
+  return {SetResult::kStored, version, created};
 }
 
 bool ParseInteger(std::string_view s, int64_t* out) {

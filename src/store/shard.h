@@ -86,6 +86,7 @@ struct WriteOptions {
 struct WriteResult {
   SetResult status;
   uint32_t version = 0;  // when stored: the new value's
+  bool created = false;  // when stored: there was no live value before
 };
 
 // Parses a decimal integer as Redis's INCR does: an optional '-', then digits without a leading
