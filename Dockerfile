@@ -1,4 +1,4 @@
-# kvd container image: build on Debian 12 with the same packages as scripts/install-deps.sh, then
+# kvd container image: build on Debian 12 with the same packages as scripts/ops/install-deps.sh, then
 # copy the binary into a slim Debian 12 runtime with only its shared libraries, running as non-root.
 #
 #   docker build -t kvd .

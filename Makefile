@@ -11,7 +11,7 @@ comma    := ,
 
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 DEPS_KIND := $(if $(filter test check fuzz tsan-test,$(MAKECMDGOALS)),test,build)
-DEPS_OK := $(shell bash scripts/install-deps.sh $(DEPS_KIND) >&2 && echo ok)
+DEPS_OK := $(shell bash scripts/ops/install-deps.sh $(DEPS_KIND) >&2 && echo ok)
 ifneq ($(DEPS_OK),ok)
 $(error missing build dependencies, see the message above)
 endif
@@ -32,9 +32,10 @@ DEPS_STAMP :=
 
 include third_party/llhttp.mk
 
-LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc" -not -path "src/kvbench/*" -not -path "src/floor/*"))
-TEST_SRCS  := $(shell find src tools -name '*_test.cc')
-BENCH_SRCS := $(shell find src/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
+# src/ is the server; tools/ (kvbench, kvfloor, cachesim) and fuzz/ are built beside it.
+LIB_SRCS   := $(filter-out %_test.cc src/main.cc,$(shell find src -name "*.cc"))
+TEST_SRCS  := $(shell find src tools fuzz -name '*_test.cc' 2>/dev/null)
+BENCH_SRCS := $(shell find tools/kvbench -name '*.cc' -not -name '*_test.cc' 2>/dev/null)
 LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
 BENCH_OBJS := $(BENCH_SRCS:%.cc=$(BUILD)/%.o)
@@ -62,8 +63,8 @@ $(KVD): $(BUILD)/src/main.o $(LIB_OBJS) $(LLHTTP_LIB)
 $(KVBENCH): $(BENCH_OBJS) $(BUILD)/src/util/flag_names.o
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-# The benchmarks' cost floor (src/floor): a fixed-response epoll loop, not part of kvd.
-$(KVFLOOR): $(BUILD)/src/floor/floor_server.o
+# The benchmarks' cost floor (tools/kvfloor): a fixed-response epoll loop, not part of kvd.
+$(KVFLOOR): $(BUILD)/tools/kvfloor/floor_server.o
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(BENCH_LIB_OBJS) $(LLHTTP_LIB)

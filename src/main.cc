@@ -11,7 +11,7 @@
 #include "config/config.h"
 #include "net/listener.h"
 #include "net/reactor.h"
-#include "router/router.h"
+#include "http/router.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   std::vector<const metrics::ReactorMetrics*> reactor_metrics;
   uint32_t etag_run = 0;
   if (getrandom(&etag_run, sizeof etag_run, 0) != sizeof etag_run) etag_run = uint32_t(MonotonicNanos());
-  Router router(&config, &store, &reactor_metrics, etag_run);
+  http::Router router(&config, &store, &reactor_metrics, etag_run);
   std::atomic<size_t> open_connections{0};
   std::vector<std::unique_ptr<net::Reactor>> reactors;
   for (size_t i = 0; i < config.threads; ++i) {

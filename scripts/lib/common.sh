@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared pieces of the benchmark scripts (scripts/bench.sh, cost.sh, memory.sh, crosscheck.sh,
+# Shared pieces of the benchmark scripts (scripts/bench/bench.sh, cost.sh, memory.sh, crosscheck.sh,
 # expiry_spike.sh, lookaside.sh, sizeshift.sh; monitor.sh and plot_run.sh use need_pkgs). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
 # functions is all that sourcing does; plain bash, safe under `set -euo pipefail`.
 #

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "net/connection.h"
+#include "http/connection.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -21,7 +21,7 @@ constexpr size_t kReadBufferBytes = 64 << 10;
 constexpr int kMaxEvents = 256;
 constexpr int kTickMs = 10;               // housekeeping cadence when there is no backlog
 // Entries visited per shard per slice of housekeeping (expiry, evicting ahead). Reclaiming
-// measured 140-290 ns a key (scripts/expiry_spike.sh), so a slice holds the reactor for well
+// measured 140-290 ns a key (scripts/bench/expiry_spike.sh), so a slice holds the reactor for well
 // under a millisecond.
 constexpr size_t kHousekeepBudget = 2000;
 constexpr uint64_t kAcceptPauseMs = 100;  // after EMFILE/ENFILE
@@ -33,7 +33,7 @@ constexpr uint64_t kListenTag = 1, kWakeTag = 2;
 }  // namespace
 
 Reactor::Reactor(size_t id, size_t reactors, const Config* config, store::Store* store,
-                 const Router* router, int listen_fd, std::atomic<size_t>* open_connections)
+                 const http::Router* router, int listen_fd, std::atomic<size_t>* open_connections)
     : id_(id),
       reactors_(reactors),
       config_(config),

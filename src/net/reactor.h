@@ -20,7 +20,7 @@
 #include "http/parser.h"
 #include "http/response.h"
 #include "metrics/metrics.h"
-#include "router/router.h"
+#include "http/router.h"
 #include "store/store.h"
 
 namespace kvd::net {
@@ -30,7 +30,7 @@ class Connection;
 class Reactor {
  public:
   Reactor(size_t id, size_t reactors, const Config* config, store::Store* store,
-          const Router* router, int listen_fd, std::atomic<size_t>* open_connections);
+          const http::Router* router, int listen_fd, std::atomic<size_t>* open_connections);
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
@@ -44,7 +44,7 @@ class Reactor {
   // For connections on this reactor's thread.
   metrics::ReactorMetrics& m() { return metrics_; }
   const Config& config() const { return *config_; }
-  const Router& router() const { return *router_; }
+  const http::Router& router() const { return *router_; }
   const http::Limits* limits() const { return &limits_; }
   const http::DateCache& date() const { return date_; }
   uint64_t now_ms() const { return now_ms_; }
@@ -67,7 +67,7 @@ class Reactor {
   size_t id_, reactors_;
   const Config* config_;
   store::Store* store_;
-  const Router* router_;
+  const http::Router* router_;
   int listen_fd_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;

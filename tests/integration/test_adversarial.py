@@ -329,7 +329,7 @@ class AttackTestBase(KvdTestCase):
 
 class SlowlorisTest(AttackTestBase):
 
-    @unittest.skipUnless(shutil.which("slowhttptest"), "slowhttptest is not installed (scripts/install-deps.sh test)")
+    @unittest.skipUnless(shutil.which("slowhttptest"), "slowhttptest is not installed (scripts/ops/install-deps.sh test)")
     def test_slowhttptest_200_connections(self):
         with tempfile.TemporaryDirectory() as d, Prober(self.port, "/seed", SEED["/seed"]) as prober:
             prefix = os.path.join(d, "slow")

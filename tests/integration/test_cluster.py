@@ -3,7 +3,7 @@
 For each proxy (skipped, with the reason, only when its binary is absent) the scenario test:
 
   1. starts 3 kvd nodes on free ports and the proxy on a free port, with deploy/<proxy>/... rendered
-     for those ports (the same substitutions scripts/cluster.sh makes, plus shorter health-check
+     for those ports (the same substitutions scripts/ops/cluster.sh makes, plus shorter health-check
      timings so the test is quick);
   2. writes KEYS keys through the proxy and reads them all back through it, on one keep-alive
      connection, and checks the proxy kept connections to the nodes alive (each node accepted far
@@ -575,7 +575,7 @@ class NginxClusterTest(_ClusterBase, unittest.TestCase):
 
 
 class ClusterScriptTest(unittest.TestCase):
-    """scripts/cluster.sh renders the same templates, starts nodes + proxy, serves, and on SIGTERM
+    """scripts/ops/cluster.sh renders the same templates, starts nodes + proxy, serves, and on SIGTERM
     stops every process it started."""
 
     def setUp(self) -> None:
@@ -627,7 +627,7 @@ class ClusterScriptTest(unittest.TestCase):
         env = dict(os.environ, KVD_BIN=kvdtest.KVD_BIN)
         with open(out_path, "wb") as out:
             proc = subprocess.Popen(
-                ["bash", os.path.join(ROOT, "scripts", "cluster.sh"), "--nodes", "2",
+                ["bash", os.path.join(ROOT, "scripts", "ops", "cluster.sh"), "--nodes", "2",
                  "--base-port", str(base), "--proxy", kind, "--proxy-port", str(qport),
                  "--", "--ttl=10m"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,

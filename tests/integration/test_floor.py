@@ -1,4 +1,4 @@
-"""kvfloor, the benchmarks' cost floor (src/floor): it must answer exactly one response per request,
+"""kvfloor, the benchmarks' cost floor (tools/kvfloor): it must answer exactly one response per request,
 however the requests are split across reads, and count them, or the floor figures in
 docs/benchmarks.md would be wrong.
 

@@ -180,7 +180,7 @@ class Prometheus:
 
 @unittest.skipIf(PROMETHEUS is None,
                  "the prometheus binary is not installed (Debian package `prometheus`; "
-                 "scripts/install-deps.sh test installs it)")
+                 "scripts/ops/install-deps.sh test installs it)")
 class PrometheusDashboardTest(kvdtest.KvdTestCase):
     kvd_flags = ["--ttl=2s"]  # so expirations happen during the run
 

@@ -1,5 +1,5 @@
 // Trace: the synthetic look-aside workloads shared by the simulator (cachesim replay) and the
-// live-server benchmarks (scripts/lookaside.sh, which read the same files), and kvd's byte model.
+// live-server benchmarks (scripts/bench/lookaside.sh, which read the same files), and kvd's byte model.
 //
 // Definition (exact; a trace is a pure function of requests, keys, zipf, scan and seed):
 //   Rand        splitmix64: state += 0x9e3779b97f4a7c15; z = state;

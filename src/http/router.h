@@ -1,0 +1,68 @@
+// Router: turns one parsed request into one response appended to the connection's output —
+// key operations against the store, and the reserved paths /size, /metrics and /healthz.
+//
+// Thread safety: a Router is shared by all reactors and holds no mutable state of its own; the
+// per-call Context carries everything that belongs to the calling reactor.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "http/validators.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+#include "util/buffer.h"
+
+namespace kvd::http {
+
+class Router {
+ public:
+  // `reactors` lists every reactor's metrics, for /metrics; it must outlive the router.
+  // `etag_run` goes into every ETag: pick it at random at start, so that tags from an earlier run
+  // never match (http/validators.h).
+  Router(const Config* config, store::Store* store,
+         const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run = 0);
+
+  // What the reactor needs to account for a request.
+  struct Outcome {
+    int status;
+    metrics::Handler handler;
+  };
+  struct Context {
+    uint64_t now_ms;
+    Buffer* out;
+    const http::DateCache* date;
+    metrics::ReactorMetrics* metrics;
+    std::string* scratch;  // reused for a key that has %-escapes to decode
+    bool close;            // the response is the last on its connection
+    const store::HashedKey* key = nullptr;  // from Prefetch, if it named one: not recomputed
+  };
+
+  Outcome Handle(const http::Request& req, Context& ctx) const;
+  // A hint that req will be handled soon. For the usual key request (a path without escapes)
+  // returns its store key, hashed, with the store loading the table memory it will probe; else
+  // the empty key. Handle takes the key back through Context::key.
+  store::HashedKey Prefetch(const http::Request& req) const;
+  // Once Prefetch's memory has arrived: loads the entry the key names.
+  void PrefetchEntry(const store::HashedKey& key) const { store_->PrefetchEntry(key); }
+
+ private:
+  bool Authorized(const http::Request& req) const;
+  Outcome HandleKey(const http::Request& req, std::string_view path, std::string_view query,
+                    Context& ctx) const;
+  Outcome Reply(Context& ctx, const http::Request& req, metrics::Handler h, int status,
+                std::string_view body, std::string_view extra_headers = {}) const;
+  // A method the path does not take: 405 or 501, with the path's Allow line.
+  Outcome NotAllowed(Context& ctx, const http::Request& req, metrics::Handler h,
+                     std::string_view allow) const;
+
+  const Config* config_;
+  store::Store* store_;
+  const std::vector<const metrics::ReactorMetrics*>* reactors_;
+  http::EtagFormatter etags_;
+};
+
+}  // namespace kvd::http
