@@ -385,7 +385,9 @@ struct Handlers {
       return c.Error(ctx, Cmd::kClient, *ctx.scratch);
     }
     if (!ValidClientName(a[3])) {
-      return c.Error(ctx, Cmd::kClient, "ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.");
+      ctx.scratch->assign(EqualsLower(a[2], "lib-name") ? "ERR lib-name" : "ERR lib-ver");
+      ctx.scratch->append(" cannot contain spaces, newlines or special characters.");
+      return c.Error(ctx, Cmd::kClient, *ctx.scratch);
     }
     AppendOk(ctx.out);
     return Ok(Cmd::kClient);
@@ -466,7 +468,7 @@ struct Handlers {
       ttl_ms = unit == kEx ? uint64_t(n) * 1000 : uint64_t(n);
     }
     if (!c.KeyOk(a[1])) return c.Error(ctx, Cmd::kSet, c.key_error_);
-    if (a[2].size() > c.config_->max_value_bytes) return c.Error(ctx, Cmd::kSet, c.value_error_);
+    if (a[2].size() > c.max_value_) return c.Error(ctx, Cmd::kSet, c.value_error_);
 
     store::HashedKey key = KeyFor(a[1], ctx);
     store::WriteOptions opts;
@@ -660,7 +662,7 @@ struct Handlers {
     if (a.size() % 2 == 0) return ArityError(c, ctx, Cmd::kMset, "mset");
     if (!KeysOk(c, a, 1, 2)) return c.Error(ctx, Cmd::kMset, c.key_error_);
     for (size_t i = 2; i < a.size(); i += 2) {
-      if (a[i].size() > c.config_->max_value_bytes) return c.Error(ctx, Cmd::kMset, c.value_error_);
+      if (a[i].size() > c.max_value_) return c.Error(ctx, Cmd::kMset, c.value_error_);
     }
     store::WriteOptions opts;
     opts.ttl_ms = c.config_->ttl_ms;
@@ -713,106 +715,154 @@ using H = Handlers;
 // The command table. Arity, flags, key positions and ACL categories are Redis 7.0's (COMMAND INFO
 // on redis-server 7.0.15), for the flags kvd has.
 constexpr Commands::Spec kClientSubs[] = {
-    {"client|getname", Cmd::kClient, 2, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection", H::ClientGetname, {}, "connection", "2.6.9",
+    {"client|getname", Cmd::kClient, 2, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::ClientGetname, {}, "connection", "2.6.9",
      "Return the name of the connection."},
-    {"client|help", Cmd::kClient, 2, kLoading | kStale, 0, 0, 0, "@slow @connection", H::ClientHelp, {}, "connection", "5.0.0",
+    {"client|help", Cmd::kClient, 2, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::ClientHelp, {}, "connection", "5.0.0",
      "Show CLIENT's subcommands."},
-    {"client|id", Cmd::kClient, 2, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection", H::ClientId, {}, "connection", "5.0.0",
+    {"client|id", Cmd::kClient, 2, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::ClientId, {}, "connection", "5.0.0",
      "Return the connection's id."},
-    {"client|info", Cmd::kClient, 2, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection", H::ClientInfo, {}, "connection", "6.2.0",
+    {"client|info", Cmd::kClient, 2, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::ClientInfo, {}, "connection", "6.2.0",
      "Return information about the connection."},
-    {"client|setinfo", Cmd::kClient, 4, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection", H::ClientSetinfo, {}, "connection", "7.2.0",
+    {"client|setinfo", Cmd::kClient, 4, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::ClientSetinfo, {}, "connection", "7.2.0",
      "Accepted for client libraries; the values are ignored."},
-    {"client|setname", Cmd::kClient, 3, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection", H::ClientSetname, {}, "connection", "2.6.9",
+    {"client|setname", Cmd::kClient, 3, kNoScript | kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::ClientSetname, {}, "connection", "2.6.9",
      "Name the connection."},
 };
 constexpr Commands::Spec kConfigSubs[] = {
-    {"config|get", Cmd::kConfig, -3, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, "@admin @slow @dangerous", H::ConfigGet, {}, "server", "2.0.0",
+    {"config|get", Cmd::kConfig, -3, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, "@admin @slow @dangerous",
+     H::ConfigGet, {}, "server", "2.0.0",
      "Return the parameters matching glob patterns, and their values."},
-    {"config|help", Cmd::kConfig, 2, kLoading | kStale, 0, 0, 0, "@slow", H::ConfigHelp, {}, "server", "5.0.0",
+    {"config|help", Cmd::kConfig, 2, kLoading | kStale, 0, 0, 0, "@slow",
+     H::ConfigHelp, {}, "server", "5.0.0",
      "Show CONFIG's subcommands."},
-    {"config|set", Cmd::kConfig, -4, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, "@admin @slow @dangerous", H::ConfigSet, {}, "server", "2.0.0",
+    {"config|set", Cmd::kConfig, -4, kAdmin | kNoScript | kLoading | kStale, 0, 0, 0, "@admin @slow @dangerous",
+     H::ConfigSet, {}, "server", "2.0.0",
      "Refused: kvd's settings are its command-line flags."},
 };
 constexpr Commands::Spec kCommandSubs[] = {
-    {"command|count", Cmd::kCommand, 2, kLoading | kStale, 0, 0, 0, "@slow @connection", H::CommandCount, {}, "server", "2.8.13",
+    {"command|count", Cmd::kCommand, 2, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::CommandCount, {}, "server", "2.8.13",
      "Return the number of commands."},
-    {"command|docs", Cmd::kCommand, -2, kLoading | kStale, 0, 0, 0, "@slow @connection", H::CommandDocs, {}, "server", "7.0.0",
+    {"command|docs", Cmd::kCommand, -2, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::CommandDocs, {}, "server", "7.0.0",
      "Return the commands' documentation."},
-    {"command|help", Cmd::kCommand, 2, kLoading | kStale, 0, 0, 0, "@slow @connection", H::CommandHelp, {}, "server", "5.0.0",
+    {"command|help", Cmd::kCommand, 2, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::CommandHelp, {}, "server", "5.0.0",
      "Show COMMAND's subcommands."},
-    {"command|info", Cmd::kCommand, -2, kLoading | kStale, 0, 0, 0, "@slow @connection", H::CommandInfo, {}, "server", "2.8.13",
+    {"command|info", Cmd::kCommand, -2, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::CommandInfo, {}, "server", "2.8.13",
      "Return details about commands."},
-    {"command|list", Cmd::kCommand, -2, kLoading | kStale, 0, 0, 0, "@slow @connection", H::CommandList, {}, "server", "7.0.0",
+    {"command|list", Cmd::kCommand, -2, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::CommandList, {}, "server", "7.0.0",
      "Return the names of all commands."},
 };
 // GET and SET first: dispatch scans in order.
 constexpr Commands::Spec kTable[] = {
-    {"get", Cmd::kGet, 2, kReadonly | kFast, 1, 1, 1, "@read @string @fast", H::Get, {}, "string", "1.0.0",
+    {"get", Cmd::kGet, 2, kReadonly | kFast, 1, 1, 1, "@read @string @fast",
+     H::Get, {}, "string", "1.0.0",
      "Get the value of a key."},
-    {"set", Cmd::kSet, -3, kWrite | kDenyOom, 1, 1, 1, "@write @string @slow", H::Set, {}, "string", "1.0.0",
+    {"set", Cmd::kSet, -3, kWrite | kDenyOom, 1, 1, 1, "@write @string @slow",
+     H::Set, {}, "string", "1.0.0",
      "Set a key's value, with an expiry (the default TTL unless EX, PX or KEEPTTL), NX, XX and GET."},
-    {"del", Cmd::kDel, -2, kWrite, 1, -1, 1, "@keyspace @write @slow", H::Del, {}, "generic", "1.0.0",
+    {"del", Cmd::kDel, -2, kWrite, 1, -1, 1, "@keyspace @write @slow",
+     H::Del, {}, "generic", "1.0.0",
      "Delete keys; returns how many existed."},
-    {"unlink", Cmd::kUnlink, -2, kWrite | kFast, 1, -1, 1, "@keyspace @write @fast", H::Unlink, {}, "generic", "4.0.0",
+    {"unlink", Cmd::kUnlink, -2, kWrite | kFast, 1, -1, 1, "@keyspace @write @fast",
+     H::Unlink, {}, "generic", "4.0.0",
      "Delete keys (as DEL)."},
-    {"exists", Cmd::kExists, -2, kReadonly | kFast, 1, -1, 1, "@keyspace @read @fast", H::Exists, {}, "generic", "3.0.3",
+    {"exists", Cmd::kExists, -2, kReadonly | kFast, 1, -1, 1, "@keyspace @read @fast",
+     H::Exists, {}, "generic", "3.0.3",
      "Count how many of the keys exist."},
-    {"expire", Cmd::kExpire, -3, kWrite | kFast, 1, 1, 1, "@keyspace @write @fast", H::Expire, {}, "generic", "1.0.0",
+    {"expire", Cmd::kExpire, -3, kWrite | kFast, 1, 1, 1, "@keyspace @write @fast",
+     H::Expire, {}, "generic", "1.0.0",
      "Set a key's time to live in seconds (at most 24 days)."},
-    {"pexpire", Cmd::kPexpire, -3, kWrite | kFast, 1, 1, 1, "@keyspace @write @fast", H::Pexpire, {}, "generic", "2.6.0",
+    {"pexpire", Cmd::kPexpire, -3, kWrite | kFast, 1, 1, 1, "@keyspace @write @fast",
+     H::Pexpire, {}, "generic", "2.6.0",
      "Set a key's time to live in milliseconds (at most 24 days)."},
-    {"ttl", Cmd::kTtl, 2, kReadonly | kFast, 1, 1, 1, "@keyspace @read @fast", H::Ttl, {}, "generic", "1.0.0",
+    {"ttl", Cmd::kTtl, 2, kReadonly | kFast, 1, 1, 1, "@keyspace @read @fast",
+     H::Ttl, {}, "generic", "1.0.0",
      "Return a key's time to live in seconds (-2: absent)."},
-    {"pttl", Cmd::kPttl, 2, kReadonly | kFast, 1, 1, 1, "@keyspace @read @fast", H::Pttl, {}, "generic", "2.6.0",
+    {"pttl", Cmd::kPttl, 2, kReadonly | kFast, 1, 1, 1, "@keyspace @read @fast",
+     H::Pttl, {}, "generic", "2.6.0",
      "Return a key's time to live in milliseconds (-2: absent)."},
-    {"persist", Cmd::kPersist, 2, kWrite | kFast, 1, 1, 1, "@keyspace @write @fast", H::Persist, {}, "generic", "2.2.0",
+    {"persist", Cmd::kPersist, 2, kWrite | kFast, 1, 1, 1, "@keyspace @write @fast",
+     H::Persist, {}, "generic", "2.2.0",
      "Refused: every kvd key expires."},
-    {"incr", Cmd::kIncr, 2, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast", H::Incr, {}, "string", "1.0.0",
+    {"incr", Cmd::kIncr, 2, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast",
+     H::Incr, {}, "string", "1.0.0",
      "Increment an integer value by one."},
-    {"incrby", Cmd::kIncrBy, 3, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast", H::IncrBy, {}, "string", "1.0.0",
+    {"incrby", Cmd::kIncrBy, 3, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast",
+     H::IncrBy, {}, "string", "1.0.0",
      "Increment an integer value by a number."},
-    {"decr", Cmd::kDecr, 2, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast", H::Decr, {}, "string", "1.0.0",
+    {"decr", Cmd::kDecr, 2, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast",
+     H::Decr, {}, "string", "1.0.0",
      "Decrement an integer value by one."},
-    {"decrby", Cmd::kDecrBy, 3, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast", H::DecrBy, {}, "string", "1.0.0",
+    {"decrby", Cmd::kDecrBy, 3, kWrite | kDenyOom | kFast, 1, 1, 1, "@write @string @fast",
+     H::DecrBy, {}, "string", "1.0.0",
      "Decrement an integer value by a number."},
-    {"mget", Cmd::kMget, -2, kReadonly | kFast, 1, -1, 1, "@read @string @fast", H::Mget, {}, "string", "1.0.0",
+    {"mget", Cmd::kMget, -2, kReadonly | kFast, 1, -1, 1, "@read @string @fast",
+     H::Mget, {}, "string", "1.0.0",
      "Get the values of keys."},
-    {"mset", Cmd::kMset, -3, kWrite | kDenyOom, 1, -1, 2, "@write @string @slow", H::Mset, {}, "string", "1.0.1",
+    {"mset", Cmd::kMset, -3, kWrite | kDenyOom, 1, -1, 2, "@write @string @slow",
+     H::Mset, {}, "string", "1.0.1",
      "Set keys' values (one key at a time: not atomic)."},
-    {"dbsize", Cmd::kDbsize, 1, kReadonly | kFast, 0, 0, 0, "@keyspace @read @fast", H::Dbsize, {}, "server", "1.0.0",
+    {"dbsize", Cmd::kDbsize, 1, kReadonly | kFast, 0, 0, 0, "@keyspace @read @fast",
+     H::Dbsize, {}, "server", "1.0.0",
      "Return the number of keys."},
-    {"select", Cmd::kSelect, 2, kLoading | kStale | kFast, 0, 0, 0, "@fast @connection", H::Select, {}, "connection", "1.0.0",
+    {"select", Cmd::kSelect, 2, kLoading | kStale | kFast, 0, 0, 0, "@fast @connection",
+     H::Select, {}, "connection", "1.0.0",
      "Select the database: kvd has only 0."},
-    {"ping", Cmd::kPing, -1, kFast, 0, 0, 0, "@fast @connection", H::Ping, {}, "connection", "1.0.0",
+    {"ping", Cmd::kPing, -1, kFast, 0, 0, 0, "@fast @connection",
+     H::Ping, {}, "connection", "1.0.0",
      "Return PONG, or the argument."},
-    {"echo", Cmd::kEcho, 2, kLoading | kStale | kFast, 0, 0, 0, "@fast @connection", H::Echo, {}, "connection", "1.0.0",
+    {"echo", Cmd::kEcho, 2, kLoading | kStale | kFast, 0, 0, 0, "@fast @connection",
+     H::Echo, {}, "connection", "1.0.0",
      "Return the argument."},
-    {"info", Cmd::kInfo, -1, kLoading | kStale, 0, 0, 0, "@slow @dangerous", H::Info, {}, "server", "1.0.0",
+    {"info", Cmd::kInfo, -1, kLoading | kStale, 0, 0, 0, "@slow @dangerous",
+     H::Info, {}, "server", "1.0.0",
      "Return information and statistics about the server."},
-    {"command", Cmd::kCommand, -1, kLoading | kStale, 0, 0, 0, "@slow @connection", H::Command, kCommandSubs, "server", "2.8.13",
+    {"command", Cmd::kCommand, -1, kLoading | kStale, 0, 0, 0, "@slow @connection",
+     H::Command, kCommandSubs, "server", "2.8.13",
      "Return details about all commands."},
-    {"config", Cmd::kConfig, -2, 0, 0, 0, 0, "@slow", nullptr, kConfigSubs, "server", "2.0.0",
+    {"config", Cmd::kConfig, -2, 0, 0, 0, 0, "@slow",
+     nullptr, kConfigSubs, "server", "2.0.0",
      "CONFIG GET."},
     {"hello", Cmd::kHello, -1, kNoScript | kLoading | kStale | kFast | kNoAuth | kAllowBusy, 0, 0, 0,
-     "@fast @connection", H::Hello, {}, "connection", "6.0.0",
+     "@fast @connection",
+     H::Hello, {}, "connection", "6.0.0",
      "Handshake: RESP2 only, with optional AUTH and SETNAME."},
-    {"client", Cmd::kClient, -2, 0, 0, 0, 0, "@slow", nullptr, kClientSubs, "connection", "2.4.0",
+    {"client", Cmd::kClient, -2, 0, 0, 0, 0, "@slow",
+     nullptr, kClientSubs, "connection", "2.4.0",
      "CLIENT GETNAME, SETNAME, ID, INFO."},
     {"auth", Cmd::kAuth, -2, kNoScript | kLoading | kStale | kFast | kNoAuth | kAllowBusy, 0, 0, 0,
-     "@fast @connection", H::Auth, {}, "connection", "1.0.0",
+     "@fast @connection",
+     H::Auth, {}, "connection", "1.0.0",
      "Authenticate the connection (with --auth-token)."},
     {"quit", Cmd::kQuit, -1, kNoScript | kLoading | kStale | kFast | kNoAuth | kAllowBusy, 0, 0, 0,
-     "@fast @connection", H::Quit, {}, "connection", "1.0.0",
+     "@fast @connection",
+     H::Quit, {}, "connection", "1.0.0",
      "Close the connection."},
 };
 
-// The entry whose short name (after a '|') is `name`, ignoring case.
-const Commands::Spec* Find(std::span<const Commands::Spec> table, std::string_view name) {
-  for (const Commands::Spec& s : table) {
-    std::string_view n = s.name;
-    if (size_t bar = n.find('|'); bar != std::string_view::npos) n = n.substr(bar + 1);
-    if (EqualsLower(name, n)) return &s;
+// The command named `name`, ignoring case.
+const Commands::Spec* Find(std::string_view name) {
+  for (const Commands::Spec& s : kTable) {
+    if (EqualsLower(name, s.name)) return &s;
+  }
+  return nullptr;
+}
+
+// The container's subcommand named `name` (its entries are "container|name").
+const Commands::Spec* FindSub(const Commands::Spec& container, std::string_view name) {
+  const size_t skip = container.name.size() + 1;
+  for (const Commands::Spec& s : container.subs) {
+    if (EqualsLower(name, s.name.substr(skip))) return &s;
   }
   return nullptr;
 }
@@ -820,9 +870,9 @@ const Commands::Spec* Find(std::span<const Commands::Spec> table, std::string_vi
 // "get", or "config|get" (as COMMAND INFO takes them).
 const Commands::Spec* FindFull(std::string_view name) {
   size_t bar = name.find('|');
-  const Commands::Spec* s = Find(kTable, name.substr(0, bar));
+  const Commands::Spec* s = Find(name.substr(0, bar));
   if (s == nullptr || bar == std::string_view::npos) return s;
-  return Find(s->subs, name.substr(bar + 1));
+  return FindSub(*s, name.substr(bar + 1));
 }
 
 bool ArityOk(int arity, size_t n) { return arity >= 0 ? n == size_t(arity) : n >= size_t(-arity); }
@@ -1029,7 +1079,8 @@ Outcome Handlers::Info(C c, Args a, Context& ctx) {
       }
     }
     const uint64_t limit = c.store_->memory_limit();
-    fmt::format_to(w, "maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:s3fifo\r\n", limit, BytesToHuman(limit));
+    fmt::format_to(w, "maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:s3fifo\r\n", limit,
+                   BytesToHuman(limit));
   }
   if (want & kPersistence) {
     section("Persistence");
@@ -1075,9 +1126,10 @@ Commands::Commands(const Config* config, store::Store* store,
       stats_(stats),
       server_(server),
       max_key_(std::min(config->max_key_bytes, store::kMaxKeyLen)),
+      max_value_(std::min(config->max_value_bytes, store::kMaxValueLen)),
       pid_(int(getpid())) {
   key_error_ = fmt::format("ERR invalid key: kvd keys are 1 to {} bytes", max_key_);
-  value_error_ = fmt::format("ERR value too large: kvd values are at most {} bytes", config->max_value_bytes);
+  value_error_ = fmt::format("ERR value too large: kvd values are at most {} bytes", max_value_);
   struct utsname u;
   if (uname(&u) == 0) os_ = fmt::format("{} {} {}", u.sysname, u.release, u.machine);
   std::random_device rd;
@@ -1099,7 +1151,7 @@ Commands::Commands(const Config* config, store::Store* store,
 
 store::HashedKey Commands::Prefetch(Args args) const {
   if (args.size() < 2) return {};
-  const Spec* s = Find(kTable, args[0]);
+  const Spec* s = Find(args[0]);
   if (s == nullptr || s->first_key != 1 || !KeyOk(args[1])) return {};
   store::HashedKey key(args[1]);
   store_->Prefetch(key);
@@ -1107,7 +1159,7 @@ store::HashedKey Commands::Prefetch(Args args) const {
 }
 
 Outcome Commands::Handle(Args a, Context& ctx) const {
-  const Spec* spec = Find(kTable, a[0]);
+  const Spec* spec = Find(a[0]);
   if (spec == nullptr) {
     // Redis 7's form: the name and the first arguments, each as %.128s would print it, the
     // arguments until 128 bytes of them are shown.
@@ -1126,7 +1178,7 @@ Outcome Commands::Handle(Args a, Context& ctx) const {
     return Error(ctx, Cmd::kUnknown, m);
   }
   if (!spec->subs.empty() && a.size() >= 2) {
-    const Spec* sub = Find(spec->subs, a[1]);
+    const Spec* sub = FindSub(*spec, a[1]);
     if (sub == nullptr) {
       std::string& m = *ctx.scratch;
       m.assign("ERR unknown subcommand '");

@@ -17,10 +17,12 @@
 // --auth-token is set and the session has not authenticated), then the command's own checks.
 //
 // What a connection must do (see Session and Handle):
-//   - keep one Session per connection, with a process-unique id;
+//   - keep one Session per connection, with a process-unique id, and set
+//     parser.set_unauthenticated(AuthRequired(session)) before feeding it anything;
 //   - for each command the parser hands over: Handle(args, ctx); then, if session.quit, answer
 //     nothing more (return false from the parser's sink and drop the rest of the input), send
-//     the output and close; else call parser.set_unauthenticated(AuthRequired(session));
+//     the output and close (as Redis: commands pipelined after QUIT are not run); else call
+//     parser.set_unauthenticated(AuthRequired(session)) again;
 //   - on a parser error: AppendError(out, parser.error()), send, close;
 //   - pause the parser (return false from the sink) once its output passes --max-output-bytes.
 //
@@ -135,7 +137,8 @@ class Commands {
   const std::vector<const metrics::ReactorMetrics*>* reactors_;
   const std::vector<const CommandStats*>* stats_;
   Server server_;
-  size_t max_key_;
+  size_t max_key_;    // Config::max_key_bytes, within what the store takes
+  size_t max_value_;  // likewise Config::max_value_bytes
   std::string key_error_;    // the -ERR for a key outside 1..max_key_
   std::string value_error_;  // for a value over max_value_bytes
   std::string os_;           // INFO's os: uname's

@@ -177,7 +177,8 @@ TEST_CASE("resp commands: names and options are case-insensitive") {
   CHECK(f.Do({"pTtL", "k"}) == Int(100000));
   CHECK(f.Do({"set", "k", "w", "Nx"}) == kNil);
   CHECK(f.Do({"InCr", "n"}) == Int(1));
-  CHECK(f.Do({"CoNfIg", "gEt", "SAVE"}) == "*2\r\n" + Bulk("SAVE") + "$0\r\n\r\n");  // redis: the caller's spelling
+  // redis: the parameter named as the caller spelled it.
+  CHECK(f.Do({"CoNfIg", "gEt", "SAVE"}) == "*2\r\n" + Bulk("SAVE") + "$0\r\n\r\n");
   // Keys are not: K is another key.
   CHECK(f.Do({"get", "K"}) == kNil);
 }
@@ -557,7 +558,8 @@ TEST_CASE("resp commands: unknown commands and subcommands, in Redis 7's words")
   CHECK(f.Do({"client", "setinfo", "lib-name", "redis-py"}) == kOk);  // Redis 7.2's, accepted
   CHECK(f.Do({"client", "setinfo", "foo", "bar"}) == Err("ERR Unrecognized option 'foo'"));
   // Commands kvd does not have are unknown, like any other.
-  CHECK(f.Do({"hset", "h", "f", "v"}) == Err("ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v' "));
+  CHECK(f.Do({"hset", "h", "f", "v"}) ==
+        Err("ERR unknown command 'hset', with args beginning with: 'h' 'f' 'v' "));
   CHECK(f.stats.rejected[size_t(Cmd::kUnknown)].Get() == 11);
 }
 
@@ -658,7 +660,8 @@ TEST_CASE("resp commands: AUTH without a token configured") {
   CHECK(f.Do({"auth", "a", "b", "c"}) == Err("ERR syntax error"));
   CHECK(f.Do({"auth"}) == Err("ERR wrong number of arguments for 'auth' command"));
   CHECK(f.Do({"hello", "2", "auth", "default", "anything"}).substr(0, 4) == "*14\r");
-  CHECK(f.Do({"hello", "2", "auth", "bob", "x"}) == Err("WRONGPASS invalid username-password pair or user is disabled."));
+  CHECK(f.Do({"hello", "2", "auth", "bob", "x"}) ==
+        Err("WRONGPASS invalid username-password pair or user is disabled."));
 }
 
 TEST_CASE("resp commands: HELLO") {

@@ -45,7 +45,8 @@
 namespace kvd::resp {
 
 struct Limits {
-  size_t max_args = size_t(1) << 20;           // arguments in one multibulk command
+  size_t max_args = size_t(1) << 20;           // arguments in one multibulk command (an inline
+                                               // line's are bounded by its length)
   size_t max_bulk_bytes = size_t(512) << 20;   // one argument (Redis's proto-max-bulk-len); kvd
                                                // passes max(--max-value-bytes, --max-key-bytes)
                                                // plus a little
@@ -88,7 +89,8 @@ class RequestParser {
   void Resume() { paused_ = false; }
 
   // After kError (sticky: later Feeds return {kError, 0}): the message to answer with, as an
-  // error reply ("ERR Protocol error: ..."), before closing the connection.
+  // error reply ("ERR Protocol error: ..."), before closing the connection. It may quote a byte of
+  // the input, CR or LF included: write it with AppendError, which makes those spaces.
   std::string_view error() const { return error_; }
 
   // During CommandSink::OnCommand: whether the views point into the buffer being fed (valid as
@@ -101,7 +103,8 @@ class RequestParser {
   // Redis's pre-authentication limits: while on (a connection that has yet to AUTH to a server
   // with a password), a multibulk of more than 10 arguments or a bulk string over 16 KiB is a
   // protocol error, so an unauthenticated client cannot make the server hold much. Applies from
-  // the next header parsed; the connection sets it after each command (AUTH and HELLO change it).
+  // the next header parsed; the connection sets it before its first Feed and after each command
+  // (AUTH and HELLO change it).
   void set_unauthenticated(bool on) { unauthenticated_ = on; }
 
   // Memory the parser holds (storage for commands that spanned buffers, kept for reuse).
