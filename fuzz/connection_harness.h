@@ -376,7 +376,11 @@ inline std::string RunConnectionCase(const uint8_t* data, size_t size) {
   std::atomic<size_t> open_connections{0};
   // The reactor's constructor creates its epoll instance first: that fd is the lowest free one.
   const int epfd = NextFd();
-  net::Reactor reactor(0, 1, &cfg, &store, &router, -1, &open_connections);
+  net::Reactor::Options options;
+  options.max_connections = cfg.max_connections;
+  options.open_connections = &open_connections;
+  net::Reactor reactor(0, options);
+  http::ConnectionFactory factory(&cfg, &router, &reactor);
   rm.push_back(&reactor.metrics());
   if (!IsEpollFd(epfd)) return "harness: could not find the reactor's epoll fd (Reactor changed?)";
 
@@ -389,7 +393,7 @@ inline std::string RunConnectionCase(const uint8_t* data, size_t size) {
     int small = 4096;  // the kernel doubles it; responses larger than that need EPOLLOUT
     ::setsockopt(server_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   }
-  auto* conn = new net::Connection(server_fd, &reactor, reactor.now_ms());
+  net::Connection* conn = factory.Accept(server_fd, &reactor);
   {
     epoll_event ev{};  // as Reactor::Accept registers a new connection
     ev.events = EPOLLIN;
@@ -513,7 +517,9 @@ inline std::string RunConnectionCase(const uint8_t* data, size_t size) {
   }
   if (counted != got_finals) return "request counters disagree with the responses sent";
   if (m.in_flight.Get() != 0) return "requests still counted in flight after the close";
-  if (m.connections_closed_bad_input.Get() != ref_errors) return "bad-input close not counted once";
+  if (m.connections[size_t(metrics::Protocol::kHttp)].closed_bad_input.Get() != ref_errors) {
+    return "bad-input close not counted once";
+  }
   // The same operations in the same order leave the same keyspace.
   store::ShardStats a = store.Stats(0), b = ref_store.Stats(0);
   if (a.keys != b.keys || a.bytes_used != b.bytes_used || a.bytes_held != b.bytes_held ||

@@ -1,5 +1,5 @@
-// kvd: wires config, store, router and one reactor per core, then waits for SIGTERM/SIGINT and
-// shuts down gracefully (see net/reactor.h).
+// kvd: wires config, store, the protocols (HTTP, and RESP with --resp-port) and one reactor per
+// core, then waits for SIGTERM/SIGINT and shuts down gracefully (see net/reactor.h).
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -11,7 +11,10 @@
 #include "config/config.h"
 #include "net/listener.h"
 #include "net/reactor.h"
+#include "http/connection.h"
 #include "http/router.h"
+#include "resp/commands.h"
+#include "resp/connection.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -49,35 +52,65 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::vector<int> listeners;
-  uint16_t port = config.port;
-  for (size_t i = 0; i < config.threads; ++i) {
-    int fd = net::OpenListener(config.bind, port, &error);
-    if (fd < 0) {
-      log::Error("{}", error);
-      return 1;
+  // One listening socket per reactor and protocol, bound with SO_REUSEPORT: the kernel spreads
+  // connections over the reactors.
+  auto open_listeners = [&](uint16_t* port, std::vector<int>* fds) {
+    for (size_t i = 0; i < config.threads; ++i) {
+      int fd = net::OpenListener(config.bind, *port, &error);
+      if (fd < 0) return false;
+      if (*port == 0) *port = net::BoundPort(fd);  // the others share the port the first one got
+      fds->push_back(fd);
     }
-    if (port == 0) port = net::BoundPort(fd);  // the others share the port the first one got
-    listeners.push_back(fd);
+    return true;
+  };
+  std::vector<int> http_fds, resp_fds;
+  uint16_t port = config.port, resp_port = config.resp_port;
+  if (!open_listeners(&port, &http_fds) || (resp_port != 0 && !open_listeners(&resp_port, &resp_fds))) {
+    log::Error("{}", error);
+    return 1;
   }
 
   // One reactor is the only thread that touches the store: it needs no locks.
-  store::Store store(config.shards, config.max_memory, MonotonicMs(), config.threads > 1);
+  const uint64_t start_ms = MonotonicMs();
+  store::Store store(config.shards, config.max_memory, start_ms, config.threads > 1);
   std::vector<const metrics::ReactorMetrics*> reactor_metrics;
+  std::vector<const resp::CommandStats*> resp_stats;
   uint32_t etag_run = 0;
   if (getrandom(&etag_run, sizeof etag_run, 0) != sizeof etag_run) etag_run = uint32_t(MonotonicNanos());
-  http::Router router(&config, &store, &reactor_metrics, etag_run);
+  http::Router router(&config, &store, &reactor_metrics, etag_run,
+                      [&resp_stats](std::string* out) { resp::AppendMetrics(resp_stats, out); });
+  resp::Commands commands(&config, &store, &reactor_metrics, &resp_stats, {resp_port, start_ms});
   std::atomic<size_t> open_connections{0};
+  std::atomic<uint64_t> resp_sessions{0};
+  net::Reactor::Options options;
+  options.max_connections = config.max_connections;
+  options.open_connections = &open_connections;
+  options.shutdown_timeout = config.shutdown_timeout;
   std::vector<std::unique_ptr<net::Reactor>> reactors;
+  std::vector<std::unique_ptr<net::ConnectionFactory>> factories;
   for (size_t i = 0; i < config.threads; ++i) {
-    reactors.push_back(std::make_unique<net::Reactor>(i, config.threads, &config, &store, &router,
-                                                      listeners[i], &open_connections));
-    reactor_metrics.push_back(&reactors.back()->metrics());
+    auto r = std::make_unique<net::Reactor>(i, options);
+    auto http = std::make_unique<http::ConnectionFactory>(&config, &router, r.get());
+    r->AddListener(http_fds[i], http.get());
+    factories.push_back(std::move(http));
+    if (resp_port != 0) {
+      auto resp = std::make_unique<resp::ConnectionFactory>(&config, &commands, &resp_sessions);
+      r->AddListener(resp_fds[i], resp.get());
+      resp_stats.push_back(&resp->stats());
+      factories.push_back(std::move(resp));
+    }
+    // Shard s's expiry and eviction run on reactor s % threads.
+    r->AddTask(store::Store::kHousekeepPeriodMs, [&store, i, n = config.threads](uint64_t now_ms) {
+      return store.HousekeepEvery(i, n, now_ms);
+    });
+    reactor_metrics.push_back(&r->metrics());
+    reactors.push_back(std::move(r));
   }
 
   log::Info("cache expire time: {}ms", config.ttl_ms);
   log::Debug("{} reactors, {} shards, max memory {} bytes", config.threads, config.shards, config.max_memory);
   for (auto& r : reactors) r->Start();
+  if (resp_port != 0) log::Info("Serving RESP on {} ...", resp_port);
   log::Info("Starting server on {} ...", port);
 
   int sig = 0;

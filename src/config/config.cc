@@ -22,6 +22,8 @@
 
 ABSL_FLAG(std::string, bind, "0.0.0.0", "address to listen on");
 ABSL_FLAG(int, port, 8081, "TCP port to listen on (0 picks a free port)");
+ABSL_FLAG(int, resp_port, 0,
+          "also serve RESP2, the Redis protocol, on this TCP port, over the same keys (0: off)");
 ABSL_FLAG(int, threads, 0, "reactor threads (0: one per CPU this process may run on)");
 ABSL_FLAG(int, shards, 0, "store shards (0: one per reactor, more if --max-memory needs: at most 8G each)");
 ABSL_FLAG(absl::Duration, ttl, absl::Milliseconds(10000),
@@ -126,6 +128,10 @@ bool LoadConfig(int argc, char** argv, Config* c, std::string* error) {
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) return fail("--port must be 0..65535");
   c->port = uint16_t(port);
+  int resp_port = absl::GetFlag(FLAGS_resp_port);
+  if (resp_port < 0 || resp_port > 65535) return fail("--resp-port must be 0 (off) or a port, 1..65535");
+  c->resp_port = uint16_t(resp_port);
+  if (c->resp_port != 0 && c->resp_port == c->port) return fail("--resp-port must differ from --port");
   int threads = absl::GetFlag(FLAGS_threads);
   if (threads < 0 || threads > 1024) return fail("--threads must be 0..1024");
   c->threads = threads == 0 ? UsableCpus() : size_t(threads);

@@ -12,6 +12,7 @@ namespace kvd {
 struct Config {
   std::string bind = "0.0.0.0";
   uint16_t port = 8081;
+  uint16_t resp_port = 0;        // also serve RESP2 (the Redis protocol) on this port; 0: off
   size_t threads = 1;            // reactors
   size_t shards = 1;             // store shards
   uint64_t ttl_ms = 10000;

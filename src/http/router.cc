@@ -10,8 +10,10 @@ namespace kvd::http {
 using metrics::Handler;
 
 Router::Router(const Config* config, store::Store* store,
-               const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run)
-    : config_(config), store_(store), reactors_(reactors), etags_(etag_run) {}
+               const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run,
+               std::function<void(std::string*)> more_metrics)
+    : config_(config), store_(store), reactors_(reactors), etags_(etag_run),
+      more_metrics_(std::move(more_metrics)) {}
 
 Router::Outcome Router::Reply(Context& ctx, const http::Request& req, Handler h, int status,
                               std::string_view body, std::string_view extra_headers) const {
@@ -104,6 +106,7 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
     figures.writes_refused = s.rejected;
     std::string text;
     metrics::Render(reactors_->data(), reactors_->size(), figures, &text);
+    if (more_metrics_) more_metrics_(&text);
     http::Head head;
     head.close = ctx.close;
     head.content_type = "text/plain; version=0.0.4; charset=utf-8";

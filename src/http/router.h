@@ -5,6 +5,7 @@
 // per-call Context carries everything that belongs to the calling reactor.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,10 @@ class Router {
   // `reactors` lists every reactor's metrics, for /metrics; it must outlive the router.
   // `etag_run` goes into every ETag: pick it at random at start, so that tags from an earlier run
   // never match (http/validators.h).
+  // `more_metrics` appends other modules' families to /metrics (RESP's commands), if set.
   Router(const Config* config, store::Store* store,
-         const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run = 0);
+         const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run = 0,
+         std::function<void(std::string*)> more_metrics = {});
 
   // What the reactor needs to account for a request.
   struct Outcome {
@@ -63,6 +66,7 @@ class Router {
   store::Store* store_;
   const std::vector<const metrics::ReactorMetrics*>* reactors_;
   http::EtagFormatter etags_;
+  std::function<void(std::string*)> more_metrics_;
 };
 
 }  // namespace kvd::http

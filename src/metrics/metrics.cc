@@ -43,31 +43,23 @@ static_assert(IsPlainLabelValue(KVD_VERSION));
 
 std::string CodeLabel(Code c) { return c == Code::kOther ? "other" : std::to_string(CodeValue(c)); }
 
-class Writer {
- public:
-  explicit Writer(std::string* out) : out_(out) {}
-
-  void Family(std::string_view name, std::string_view type, std::string_view help) {
-    fmt::format_to(std::back_inserter(*out_), "# HELP {0} {2}\n# TYPE {0} {1}\n", name, type, help);
-  }
-  // One sample; `labels` is either empty or a complete `{...}` block.
-  template <typename T>
-  void Sample(std::string_view name, std::string_view labels, T value) {
-    fmt::format_to(std::back_inserter(*out_), "{}{} {}\n", name, labels, value);
-  }
-  template <typename T>
-  void Single(std::string_view name, std::string_view type, std::string_view help, T value) {
-    Family(name, type, help);
-    Sample(name, "", value);
-  }
-
- private:
-  std::string* out_;
-};
-
 }  // namespace
 
+void Writer::Family(std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(*out_), "# HELP {0} {2}\n# TYPE {0} {1}\n", name, type, help);
+}
+void Writer::Sample(std::string_view name, std::string_view labels, uint64_t value) {
+  fmt::format_to(std::back_inserter(*out_), "{}{} {}\n", name, labels, value);
+}
+void Writer::Sample(std::string_view name, std::string_view labels, int64_t value) {
+  fmt::format_to(std::back_inserter(*out_), "{}{} {}\n", name, labels, value);
+}
+void Writer::Sample(std::string_view name, std::string_view labels, double value) {
+  fmt::format_to(std::back_inserter(*out_), "{}{} {}\n", name, labels, value);
+}
+
 const char* MethodLabel(Method m) { return kMethodLabels[size_t(m)]; }
+const char* ProtocolLabel(Protocol p) { return p == Protocol::kHttp ? "http" : "resp"; }
 const char* HandlerLabel(Handler h) { return kHandlerLabels[size_t(h)]; }
 int CodeValue(Code c) { return kCodeValues[size_t(c)]; }
 
@@ -190,21 +182,36 @@ void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures&
   w.Single("kvd_connection_buffer_bytes", "gauge",
            "Memory of the connections' read and output buffers (not counted in the limit).",
            sum(&ReactorMetrics::connection_buffer_bytes));
-  w.Single("kvd_connections_accepted_total", "counter", "Connections accepted.",
-           sum(&ReactorMetrics::connections_accepted));
-  w.Single("kvd_connections_open", "gauge", "Connections currently open.",
-           sum(&ReactorMetrics::connections_open));
-  w.Family("kvd_connections_closed_total", "counter", "Connections closed by kvd, by reason.");
-  w.Sample("kvd_connections_closed_total", "{reason=\"bad_input\"}",
-           sum(&ReactorMetrics::connections_closed_bad_input));
-  w.Sample("kvd_connections_closed_total", "{reason=\"timeout\"}",
-           sum(&ReactorMetrics::connections_closed_timeout));
+  // Connections and bytes, by protocol.
+  auto per_protocol = [&](std::string_view name, std::string_view type, std::string_view help, auto field) {
+    w.Family(name, type, help);
+    for (size_t p = 0; p < size_t(Protocol::kCount); ++p) {
+      decltype((reactors[0]->connections[p].*field).Get()) v = 0;
+      for (size_t r = 0; r < n; ++r) v += (reactors[r]->connections[p].*field).Get();
+      w.Sample(name, fmt::format("{{protocol=\"{}\"}}", ProtocolLabel(Protocol(p))), v);
+    }
+  };
+  per_protocol("kvd_connections_accepted_total", "counter", "Connections accepted, by protocol.",
+               &ConnectionMetrics::accepted);
+  per_protocol("kvd_connections_open", "gauge", "Connections currently open, by protocol.",
+               &ConnectionMetrics::open);
+  w.Family("kvd_connections_closed_total", "counter", "Connections closed by kvd, by protocol and reason.");
+  for (size_t p = 0; p < size_t(Protocol::kCount); ++p) {
+    uint64_t bad = 0, timeout = 0;
+    for (size_t r = 0; r < n; ++r) {
+      bad += reactors[r]->connections[p].closed_bad_input.Get();
+      timeout += reactors[r]->connections[p].closed_timeout.Get();
+    }
+    const char* label = ProtocolLabel(Protocol(p));
+    w.Sample("kvd_connections_closed_total", fmt::format("{{protocol=\"{}\",reason=\"bad_input\"}}", label), bad);
+    w.Sample("kvd_connections_closed_total", fmt::format("{{protocol=\"{}\",reason=\"timeout\"}}", label), timeout);
+  }
   w.Single("kvd_connections_rejected_total", "counter", "Connections refused at accept time.",
            sum(&ReactorMetrics::connections_rejected));
-  w.Single("kvd_read_bytes_total", "counter", "Bytes read from client sockets.",
-           sum(&ReactorMetrics::bytes_read));
-  w.Single("kvd_written_bytes_total", "counter", "Bytes written to client sockets.",
-           sum(&ReactorMetrics::bytes_written));
+  per_protocol("kvd_read_bytes_total", "counter", "Bytes read from client sockets, by protocol.",
+               &ConnectionMetrics::bytes_read);
+  per_protocol("kvd_written_bytes_total", "counter", "Bytes written to client sockets, by protocol.",
+               &ConnectionMetrics::bytes_written);
   w.Family("kvd_syscalls_total", "counter", "System calls made by the reactors, by call.");
   w.Sample("kvd_syscalls_total", "{syscall=\"read\"}", sum(&ReactorMetrics::syscalls_read));
   w.Sample("kvd_syscalls_total", "{syscall=\"write\"}", sum(&ReactorMetrics::syscalls_write));
@@ -219,7 +226,7 @@ void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures&
     w.Sample("kvd_reactor_requests_total", fmt::format("{{reactor=\"{}\"}}", r), v);
   }
   w.Family("kvd_build_info", "gauge", "Always 1; labelled with the kvd version.");
-  w.Sample("kvd_build_info", "{version=\"" KVD_VERSION "\"}", 1);
+  w.Sample("kvd_build_info", "{version=\"" KVD_VERSION "\"}", uint64_t{1});
 
   if (auto p = ReadProcessStats()) {
     w.Single("process_cpu_seconds_total", "counter",

@@ -45,7 +45,11 @@ enum class Code : uint8_t {
   k501, k503, k505, k507, kOther, kCount
 };
 
+// The protocol a connection speaks: label protocol="http" / "resp".
+enum class Protocol : uint8_t { kHttp, kResp, kCount };
+
 const char* MethodLabel(Method m);    // "get", "head", ...
+const char* ProtocolLabel(Protocol p);
 const char* HandlerLabel(Handler h);  // "/", "/size", ...
 int CodeValue(Code c);                // 200, 204, ... (0 for kOther)
 Code CodeFromStatus(int status);
@@ -71,19 +75,28 @@ class Histogram {
   Counter sum_nanos_;
 };
 
+// One protocol's connections on one reactor.
+struct ConnectionMetrics {
+  Counter accepted;
+  Gauge open;
+  Counter closed_bad_input, closed_timeout;
+  Counter bytes_read, bytes_written;
+};
+
 // Everything one reactor counts. Store-side figures (keys, bytes, expirations, evictions) live in
-// the store and are read from it at scrape time.
+// the store and are read from it at scrape time; RESP's per-command counts are resp::CommandStats.
 struct ReactorMetrics {
+  // HTTP requests (the seed's families).
   std::array<std::array<Counter, size_t(Code::kCount)>, size_t(Method::kCount)> requests;
   std::array<std::array<Histogram, size_t(Method::kCount)>, size_t(Handler::kCount)> duration;
-  Gauge in_flight;  // requests parsed whose response has not yet been handed to the kernel
-  Counter hits, misses;
-  Counter connections_accepted;
-  Gauge connections_open;
-  Counter connections_closed_bad_input, connections_closed_timeout, connections_rejected;
-  Counter bytes_read, bytes_written;
+  Gauge in_flight;  // HTTP requests parsed whose response has not yet been handed to the kernel
+  Counter hits, misses;  // key lookups, both protocols
+  std::array<ConnectionMetrics, size_t(Protocol::kCount)> connections;
+  Counter connections_rejected;  // over --max-connections, at accept
   Counter syscalls_read, syscalls_write, syscalls_epoll_wait;
   Gauge connection_buffer_bytes;  // read buffer, and every connection's buffers' capacity
+
+  ConnectionMetrics& of(Protocol p) { return connections[size_t(p)]; }
 };
 
 // Store-wide figures, gathered by the caller of Render() from the store at scrape time.
@@ -105,5 +118,25 @@ struct StoreFigures {
 // `reactors` points to `n` ReactorMetrics; reading them is safe from any thread.
 void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures& store,
             std::string* out);
+
+// Writes exposition text: families (HELP and TYPE lines) and their samples, for other modules'
+// families (RESP's commands).
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+  void Family(std::string_view name, std::string_view type, std::string_view help);
+  // One sample; `labels` is either empty or a complete `{...}` block.
+  void Sample(std::string_view name, std::string_view labels, uint64_t value);
+  void Sample(std::string_view name, std::string_view labels, int64_t value);
+  void Sample(std::string_view name, std::string_view labels, double value);
+  template <typename T>
+  void Single(std::string_view name, std::string_view type, std::string_view help, T value) {
+    Family(name, type, help);
+    Sample(name, "", value);
+  }
+
+ private:
+  std::string* out_;
+};
 
 }  // namespace kvd::metrics

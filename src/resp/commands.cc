@@ -1015,14 +1015,16 @@ Outcome Handlers::Info(C c, Args a, Context& ctx) {
     }
   }
 
-  // Summed over reactors: each one's counters have one writer and are read relaxed.
+  // Summed over reactors: each one's counters have one writer and are read relaxed. Clients and
+  // bytes are RESP's; keyspace hits and misses are both protocols' (one keyspace).
   uint64_t open = 0, accepted = 0, refused = 0, in = 0, out = 0, hits = 0, misses = 0, http = 0;
   for (const metrics::ReactorMetrics* r : *c.reactors_) {
-    open += uint64_t(std::max<int64_t>(0, r->connections_open.Get()));
-    accepted += r->connections_accepted.Get();
+    const metrics::ConnectionMetrics& resp = r->connections[size_t(metrics::Protocol::kResp)];
+    open += uint64_t(std::max<int64_t>(0, resp.open.Get()));
+    accepted += resp.accepted.Get();
     refused += r->connections_rejected.Get();
-    in += r->bytes_read.Get();
-    out += r->bytes_written.Get();
+    in += resp.bytes_read.Get();
+    out += resp.bytes_written.Get();
     hits += r->hits.Get();
     misses += r->misses.Get();
     for (const auto& by_code : r->requests) {
@@ -1204,6 +1206,34 @@ Outcome Commands::Handle(Args a, Context& ctx) const {
   ctx.stats->calls[size_t(spec->cmd)].Add();
   if (o.result == Result::kError) ctx.stats->failed[size_t(spec->cmd)].Add();
   return o;
+}
+
+void AppendMetrics(const std::vector<const CommandStats*>& stats, std::string* out) {
+  std::array<uint64_t, size_t(Cmd::kCount)> calls{}, rejected{}, failed{};
+  for (const CommandStats* s : stats) {
+    for (size_t i = 0; i < size_t(Cmd::kCount); ++i) {
+      calls[i] += s->calls[i].Get();
+      rejected[i] += s->rejected[i].Get();
+      failed[i] += s->failed[i].Get();
+    }
+  }
+  metrics::Writer w(out);
+  w.Family("kvd_resp_commands_total", "counter", "RESP commands run, by command.");
+  for (size_t i = 0; i < size_t(Cmd::kCount); ++i) {
+    // Always GET's, so that the family exists (and rate() works) before the first command.
+    if (calls[i] == 0 && Cmd(i) != Cmd::kGet) continue;
+    w.Sample("kvd_resp_commands_total", fmt::format("{{command=\"{}\"}}", CmdName(Cmd(i))), calls[i]);
+  }
+  w.Family("kvd_resp_command_errors_total", "counter",
+           "RESP commands answered with an error, by command and kind: rejected (unknown, wrong "
+           "arity, not authenticated) or failed (the command's own error).");
+  for (size_t i = 0; i < size_t(Cmd::kCount); ++i) {
+    for (auto [kind, n] : {std::pair<const char*, uint64_t>{"rejected", rejected[i]}, {"failed", failed[i]}}) {
+      if (n == 0 && !(Cmd(i) == Cmd::kUnknown && std::string_view(kind) == "rejected")) continue;
+      w.Sample("kvd_resp_command_errors_total",
+               fmt::format("{{command=\"{}\",kind=\"{}\"}}", CmdName(Cmd(i)), kind), n);
+    }
+  }
 }
 
 }  // namespace kvd::resp

@@ -66,6 +66,12 @@ struct CommandStats {
   std::array<metrics::Counter, size_t(Cmd::kCount)> failed;    // ran and answered an error
 };
 
+// Appends the RESP command families to a /metrics exposition, summed over `stats` (every
+// reactor's): kvd_resp_commands_total{command} (commands run) and
+// kvd_resp_command_errors_total{command,kind} (kind: rejected before running — unknown, arity,
+// NOAUTH — or failed: ran and answered an error).
+void AppendMetrics(const std::vector<const CommandStats*>& stats, std::string* out);
+
 // Per connection.
 struct Session {
   uint64_t id = 0;             // CLIENT ID and HELLO's id: unique in the process, set by the caller

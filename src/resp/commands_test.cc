@@ -803,8 +803,8 @@ std::map<std::string, std::map<std::string, std::string>> ParseInfo(const std::s
 
 TEST_CASE("resp commands: INFO") {
   Fixture f;
-  f.m.connections_open.Add(3);
-  f.m.connections_accepted.Add(5);
+  f.m.of(metrics::Protocol::kResp).open.Add(3);
+  f.m.of(metrics::Protocol::kResp).accepted.Add(5);
   f.m.requests[0][0].Add(4);  // four HTTP requests
   f.Do({"set", "a", "1"});
   f.Do({"set", "b", "2"});

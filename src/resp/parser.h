@@ -99,6 +99,8 @@ class RequestParser {
   bool borrowed() const { return borrowed_; }
   // True between a command's first byte and its end; false between commands.
   bool in_command() const { return state_ != State::kStart; }
+  // True while an argument's bytes are arriving (the command's payload, not its framing).
+  bool in_payload() const { return state_ == State::kBulkData; }
 
   // Redis's pre-authentication limits: while on (a connection that has yet to AUTH to a server
   // with a password), a multibulk of more than 10 arguments or a bulk string over 16 KiB is a

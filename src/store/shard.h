@@ -34,29 +34,10 @@
 #include "store/entry.h"
 #include "store/expiry_wheel.h"
 #include "store/ghost.h"
+#include "store/key.h"
 #include "store/page_allocator.h"
 
 namespace kvd::store {
-
-// The table's hash of a key: absl's own string hash. Debian's Abseil has its own string_view type,
-// and absl::Hash of a std::string_view falls back to std::hash (an out-of-line murmur hash, then
-// absl's mix on top), which costs about twice as much for short keys.
-inline size_t HashKey(std::string_view k) {
-  return absl::Hash<absl::string_view>{}(absl::string_view(k.data(), k.size()));
-}
-
-// A key with its hash, computed once per request: Store picks the shard from it and the table
-// probes with it. Converts implicitly from a string_view (hashing it) for callers that have no
-// hash yet.
-struct HashedKey {
-  HashedKey() = default;  // the empty key, for "none"
-  template <class S, class = std::enable_if_t<std::is_convertible_v<const S&, std::string_view>>>
-  HashedKey(const S& k)  // NOLINT: implicit on purpose
-      : key(k), hash(HashKey(key)) {}
-  HashedKey(std::string_view k, size_t h) : key(k), hash(h) {}
-  std::string_view key;
-  size_t hash = 0;
-};
 
 enum class SetMode : uint8_t { kAlways, kIfAbsent, kIfPresent };
 enum class SetResult : uint8_t {

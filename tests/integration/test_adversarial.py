@@ -321,7 +321,7 @@ class AttackTestBase(KvdTestCase):
     def wait_open_connections(self, at_most: int, timeout: float = 5.0) -> float:
         deadline = time.monotonic() + timeout
         while True:
-            n = scrape(self.port)["kvd_connections_open"]
+            n = scrape(self.port)['kvd_connections_open{protocol="http"}']
             if n <= at_most or time.monotonic() > deadline:
                 return n
             time.sleep(0.1)
@@ -351,7 +351,7 @@ class SlowlorisTest(AttackTestBase):
         self.assertGreater(max(int(r[1]) for r in rows), 100,
                            f"kvd closed too few slow connections:\n{out[-2000:]}")
         m = scrape(self.port)
-        self.assertGreater(m['kvd_connections_closed_total{reason="timeout"}'], 100)
+        self.assertGreater(m['kvd_connections_closed_total{protocol="http",reason="timeout"}'], 100)
         self.assertSeedIntact("slowhttptest")
 
     def test_python_slowloris_200_sockets(self):
@@ -397,7 +397,7 @@ class SlowlorisTest(AttackTestBase):
         self.assertGreaterEqual(min(closed_at.values()), 1.9, "closed before the header timeout")
         self.assertEqual(got_bytes, 0, "a request whose headers never completed was answered")
         m = scrape(self.port)
-        self.assertGreaterEqual(m['kvd_connections_closed_total{reason="timeout"}'], n)
+        self.assertGreaterEqual(m['kvd_connections_closed_total{protocol="http",reason="timeout"}'], n)
         self.assertSeedIntact("slowloris")
 
 
@@ -446,9 +446,9 @@ class IdleConnectionsTest(AttackTestBase):
                 for _ in range(n):
                     socks.append(socket.create_connection(("127.0.0.1", self.port), timeout=5))
                 deadline = time.monotonic() + 5
-                while scrape(self.port)["kvd_connections_open"] < n and time.monotonic() < deadline:
+                while scrape(self.port)['kvd_connections_open{protocol="http"}'] < n and time.monotonic() < deadline:
                     time.sleep(0.1)
-                self.assertGreaterEqual(scrape(self.port)["kvd_connections_open"], n)
+                self.assertGreaterEqual(scrape(self.port)['kvd_connections_open{protocol="http"}'], n)
                 time.sleep(1)
                 # Idle connections are still usable: a request on every 40th one.
                 for s in socks[::40]:
@@ -522,7 +522,7 @@ class FloodTest(AttackTestBase):
         n_threads, per_thread = 8, 250
         failures: list[str] = []
         served = [0] * n_threads
-        accepted0 = scrape(self.port)["kvd_connections_accepted_total"]
+        accepted0 = scrape(self.port)['kvd_connections_accepted_total{protocol="http"}']
 
         def worker(w: int) -> None:
             for i in range(per_thread):
@@ -557,7 +557,7 @@ class FloodTest(AttackTestBase):
         self.assertEqual(failures[:5], [], f"{len(failures)} flood connections failed")
         self.assertEqual(sum(served), n_threads * per_thread // 2)
         m = scrape(self.port)
-        self.assertGreaterEqual(m["kvd_connections_accepted_total"] - accepted0, n_threads * per_thread)
+        self.assertGreaterEqual(m['kvd_connections_accepted_total{protocol="http"}'] - accepted0, n_threads * per_thread)
         self.assertLessEqual(self.wait_open_connections(1), 1)
         self.assertSeedIntact(f"a flood of {n_threads * per_thread} connections in {elapsed:.1f}s")
 

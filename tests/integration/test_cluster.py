@@ -422,7 +422,7 @@ class _ClusterBase:
     def test_consistent_hashing_failover_and_return(self):
         nodes, proxy, c = self.start_cluster()
         keys = [f"/cluster/key-{i}" for i in range(KEYS)]
-        accepted0 = [self.node_metric(n, "kvd_connections_accepted_total") for n in nodes]
+        accepted0 = [self.node_metric(n, 'kvd_connections_accepted_total{protocol="http"}') for n in nodes]
 
         # 1. write and read everything through the proxy, on one client connection
         self.write_all(c, keys, "a", "initial write")
@@ -442,7 +442,7 @@ class _ClusterBase:
         # the proxy reuses connections to the nodes: far fewer accepted than requests served
         # (haproxy's health checks open one connection each, so allow for those)
         for i, n in enumerate(nodes):
-            accepted = self.node_metric(n, "kvd_connections_accepted_total") - accepted0[i]
+            accepted = self.node_metric(n, 'kvd_connections_accepted_total{protocol="http"}') - accepted0[i]
             self.assertLess(accepted, counts[i] * 2 / 10,
                             f"node {i} accepted {accepted:.0f} connections for {2 * counts[i]} "
                             f"requests: {self.proxy_kind} does not keep connections to it alive")

@@ -128,7 +128,7 @@ class MaxConnectionsTest(KvdTestCase):
             time.sleep(0.3)  # kvd notices the close
             m = scrape(self.port)  # the 50th slot again
             self.assertEqual(m["kvd_connections_rejected_total"], 1)
-            self.assertLessEqual(m["kvd_connections_open"], 50)
+            self.assertLessEqual(m['kvd_connections_open{protocol="http"}'], 50)
         finally:
             for c in conns:
                 c.close()
