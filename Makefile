@@ -23,9 +23,12 @@ PKGS     := fmt absl_flags absl_flags_parse absl_flags_usage absl_raw_hash_set a
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
+# kvd's one version string (util/version.h): --version, kvd_build_info, RESP's INFO.
+VERSION  := 0.2.0
+
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror) \
-            -MMD -MP -Isrc -Itools -I$(LLHTTP_INC) $(PKG_CFLAGS) $(SANFLAGS)
+            -MMD -MP -Isrc -Itools -I$(LLHTTP_INC) $(PKG_CFLAGS) $(SANFLAGS) -DKVD_VERSION='"$(VERSION)"'
 LDFLAGS  += $(SANFLAGS) -pthread
 DEPS_STAMP :=
 .DEFAULT_GOAL := all

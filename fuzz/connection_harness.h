@@ -511,12 +511,15 @@ inline std::string RunConnectionCase(const uint8_t* data, size_t size) {
     if (got[i].close && i + 1 != got.size()) return "Connection: close before the last response";
   }
   const metrics::ReactorMetrics& m = reactor.metrics();
+  const http::RequestStats& stats = factory.stats();
   uint64_t counted = 0;
-  for (const auto& per_method : m.requests) {
+  for (const auto& per_method : stats.requests) {
     for (const auto& c : per_method) counted += c.Get();
   }
-  if (counted != got_finals) return "request counters disagree with the responses sent";
-  if (m.in_flight.Get() != 0) return "requests still counted in flight after the close";
+  if (counted != got_finals || m.requests.Get() != got_finals) {
+    return "request counters disagree with the responses sent";
+  }
+  if (stats.in_flight.Get() != 0) return "requests still counted in flight after the close";
   if (m.connections[size_t(metrics::Protocol::kHttp)].closed_bad_input.Get() != ref_errors) {
     return "bad-input close not counted once";
   }

@@ -25,7 +25,7 @@ FUZZ_CXX      ?= clang++
 FUZZ_CC       ?= clang
 FUZZ_DIR      := build/fuzz
 FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CXXFLAGS := -O1 -g -std=c++20 -Wall -Wno-unused-parameter -MMD -MP -Isrc \
+FUZZ_CXXFLAGS := -O1 -g -std=c++20 -Wall -Wno-unused-parameter -MMD -MP -Isrc -DKVD_VERSION='"$(VERSION)"' \
                  -I$(LLHTTP_INC) $(PKG_CFLAGS) $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link
 FUZZ_TARGETS  := connection uri
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)

@@ -74,10 +74,11 @@ int main(int argc, char** argv) {
   const uint64_t start_ms = MonotonicMs();
   store::Store store(config.shards, config.max_memory, start_ms, config.threads > 1);
   std::vector<const metrics::ReactorMetrics*> reactor_metrics;
+  std::vector<const http::RequestStats*> http_stats;
   std::vector<const resp::CommandStats*> resp_stats;
   uint32_t etag_run = 0;
   if (getrandom(&etag_run, sizeof etag_run, 0) != sizeof etag_run) etag_run = uint32_t(MonotonicNanos());
-  http::Router router(&config, &store, &reactor_metrics, etag_run,
+  http::Router router(&config, &store, &reactor_metrics, &http_stats, etag_run,
                       [&resp_stats](std::string* out) { resp::AppendMetrics(resp_stats, out); });
   resp::Commands commands(&config, &store, &reactor_metrics, &resp_stats, {resp_port, start_ms});
   std::atomic<size_t> open_connections{0};
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
     auto r = std::make_unique<net::Reactor>(i, options);
     auto http = std::make_unique<http::ConnectionFactory>(&config, &router, r.get());
     r->AddListener(http_fds[i], http.get());
+    http_stats.push_back(&http->stats());
     factories.push_back(std::move(http));
     if (resp_port != 0) {
       auto resp = std::make_unique<resp::ConnectionFactory>(&config, &commands, &resp_sessions);

@@ -19,6 +19,7 @@
 #include "store/shard.h"
 #include "util/flag_names.h"
 #include "util/log.h"
+#include "util/version.h"
 
 ABSL_FLAG(std::string, bind, "0.0.0.0", "address to listen on");
 ABSL_FLAG(int, port, 8081, "TCP port to listen on (0 picks a free port)");
@@ -51,10 +52,6 @@ ABSL_FLAG(bool, auth_metrics, false, "with --auth-token, also require the token 
 
 namespace kvd {
 namespace {
-
-#ifndef KVD_VERSION
-#define KVD_VERSION "0.1.0"
-#endif
 
 size_t UsableCpus() {
   cpu_set_t set;

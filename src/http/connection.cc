@@ -8,21 +8,6 @@
 #include "util/clock.h"
 
 namespace kvd::http {
-namespace {
-
-metrics::Method MetricsMethod(Method m) {
-  switch (m) {
-    case Method::kGet: return metrics::Method::kGet;
-    case Method::kHead: return metrics::Method::kHead;
-    case Method::kPost: return metrics::Method::kPost;
-    case Method::kPut: return metrics::Method::kPut;
-    case Method::kDelete: return metrics::Method::kDelete;
-    case Method::kOptions: return metrics::Method::kOptions;
-    default: return metrics::Method::kOther;
-  }
-}
-
-}  // namespace
 
 ConnectionFactory::ConnectionFactory(const Config* config, const Router* router, net::Reactor* reactor)
     : config_(config), router_(router) {
@@ -50,7 +35,7 @@ Connection::Connection(int fd, net::Reactor* reactor, ConnectionFactory* factory
       parser_(factory->limits(), this) {}
 
 Connection::~Connection() {
-  if (unflushed_) reactor().m().in_flight.Add(-int64_t(unflushed_));
+  if (unflushed_) http_->stats().in_flight.Add(-int64_t(unflushed_));
 }
 
 bool Connection::RequestStalled(uint64_t now_ms) const {
@@ -70,7 +55,8 @@ Connection::FeedResult Connection::Feed(const char* data, size_t n) {
     head.status = parser_.error_status();
     head.close = true;
     AppendResponse(&out(), http_->date(), head, parser_.error_message());
-    reactor().m().requests[size_t(metrics::Method::kOther)][size_t(metrics::CodeFromStatus(head.status))].Add();
+    http_->stats().Count(Method::kOther, head.status);
+    reactor().m().requests.Add();
     return {Parsed::kFailed, r.consumed};
   }
   if (r.status == RequestParser::Status::kPaused) {
@@ -172,13 +158,14 @@ bool Connection::Answer(const Request& req, const store::HashedKey* key) {
   net::Reactor& r = reactor();
   Router::Context ctx{r.now_ms(), &out(), &http_->date(), &r.m(), http_->key_scratch(), !req.keep_alive, key};
   Router::Outcome o = http_->router().Handle(req, ctx);
-  metrics::Method m = MetricsMethod(req.method);
-  r.m().requests[size_t(m)][size_t(metrics::CodeFromStatus(o.status))].Add();
-  size_t cell = size_t(o.handler) * kMethods + size_t(m);
+  RequestStats& stats = http_->stats();
+  stats.Count(req.method, o.status);
+  r.m().requests.Add();
+  size_t cell = size_t(o.handler) * kMethods + size_t(req.method);
   ++batch_[cell];
   batch_used_ |= uint64_t(1) << cell;
   ++unflushed_;
-  r.m().in_flight.Add(1);
+  stats.in_flight.Add(1);
   if (!req.keep_alive) CloseAfterResponse();
   return MayAnswer();
 }
@@ -193,14 +180,14 @@ void Connection::OnFlushed() {
   if (unflushed_ == 0) return;
   // Every request of the batch waited for the same write: from the loop's wake-up to now.
   uint64_t nanos = MonotonicNanos() - reactor().now_ns();
-  metrics::ReactorMetrics& m = reactor().m();
+  RequestStats& stats = http_->stats();
   for (uint64_t used = batch_used_; used != 0; used &= used - 1) {
     size_t cell = size_t(std::countr_zero(used));
-    m.duration[cell / kMethods][cell % kMethods].Observe(nanos, batch_[cell]);
+    stats.duration[cell / kMethods][cell % kMethods].Observe(nanos, batch_[cell]);
     batch_[cell] = 0;
   }
   batch_used_ = 0;
-  m.in_flight.Add(-int64_t(unflushed_));
+  stats.in_flight.Add(-int64_t(unflushed_));
   unflushed_ = 0;
 }
 

@@ -20,6 +20,7 @@
 #include "http/request.h"
 #include "http/response.h"
 #include "http/router.h"
+#include "http/stats.h"
 #include "metrics/metrics.h"
 #include "net/stream.h"
 #include "store/key.h"
@@ -41,6 +42,8 @@ class ConnectionFactory final : public net::ConnectionFactory {
   const net::StreamConnection::Limits* stream_limits() const { return &stream_limits_; }
   const DateCache& date() const { return date_; }
   std::string* key_scratch() { return &key_scratch_; }
+  // This reactor's request figures, for /metrics.
+  RequestStats& stats() { return stats_; }
 
  private:
   const Config* config_;
@@ -49,6 +52,7 @@ class ConnectionFactory final : public net::ConnectionFactory {
   net::StreamConnection::Limits stream_limits_;
   DateCache date_;
   std::string key_scratch_;
+  RequestStats stats_;
 };
 
 class Connection final : public net::StreamConnection, public RequestSink {
@@ -79,8 +83,8 @@ class Connection final : public net::StreamConnection, public RequestSink {
   // Requests answered since the last completed flush, by (handler, method): their latency is
   // observed once the write completes. batch_used_ marks the non-zero cells of batch_, so a
   // flush visits only those (a batch has one or two kinds of request, of 35).
-  static constexpr size_t kMethods = size_t(metrics::Method::kCount);
-  static constexpr size_t kBatchCells = size_t(metrics::Handler::kCount) * kMethods;
+  static constexpr size_t kMethods = size_t(Method::kCount);
+  static constexpr size_t kBatchCells = size_t(Handler::kCount) * kMethods;
   static_assert(kBatchCells <= 64, "batch_used_ has a bit per cell");
   // Requests parsed but not answered yet, in order. Their views point into the buffer being
   // parsed, or into kept_bytes_ once kept_ (when output backpressure holds them past that

@@ -11,7 +11,9 @@
 namespace kvd::http {
 
 // kOther: a method llhttp knows and kvd does not implement (PATCH, TRACE, ...): 501.
-enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOptions, kOther };
+enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOptions, kOther, kCount };
+// As labelled in the metrics: lower case, as Go's promhttp does ("get", ..., "other").
+const char* MethodLabel(Method m);
 
 struct Request {
   Method method = Method::kOther;

@@ -4,6 +4,7 @@
 #include <initializer_list>
 
 #include "fmt/format.h"
+#include "http/status.h"
 
 namespace kvd::http {
 
@@ -25,51 +26,26 @@ void DateCache::Update(time_t now) {
   }
 }
 
-// Every status kvd sends, with its reason phrase (RFC 9110).
-#define KVD_STATUSES(X)                        \
-  X(100, "Continue")                           \
-  X(200, "OK")                                 \
-  X(201, "Created")                            \
-  X(204, "No Content")                         \
-  X(304, "Not Modified")                       \
-  X(400, "Bad Request")                        \
-  X(401, "Unauthorized")                       \
-  X(404, "Not Found")                          \
-  X(405, "Method Not Allowed")                 \
-  X(408, "Request Timeout")                    \
-  X(409, "Conflict")                           \
-  X(412, "Precondition Failed")                \
-  X(413, "Content Too Large")                  \
-  X(414, "URI Too Long")                       \
-  X(417, "Expectation Failed")                 \
-  X(421, "Misdirected Request")                \
-  X(431, "Request Header Fields Too Large")    \
-  X(500, "Internal Server Error")              \
-  X(501, "Not Implemented")                    \
-  X(503, "Service Unavailable")                \
-  X(505, "HTTP Version Not Supported")         \
-  X(507, "Insufficient Storage")
-
 std::string_view ReasonPhrase(int status) {
   switch (status) {
 #define KVD_REASON(code, text) case code: return text;
-    KVD_STATUSES(KVD_REASON)
+    KVD_HTTP_STATUSES(KVD_REASON)
 #undef KVD_REASON
     default: return "Unknown";
   }
 }
 
-namespace {
-
 // The whole status line as one literal, so writing it is one copy.
 std::string_view StatusLine(int status) {
   switch (status) {
 #define KVD_LINE(code, text) case code: return "HTTP/1.1 " #code " " text "\r\n";
-    KVD_STATUSES(KVD_LINE)
+    KVD_HTTP_STATUSES(KVD_LINE)
 #undef KVD_LINE
     default: return {};
   }
 }
+
+namespace {
 
 // Writes v in decimal at p; returns the end. (fmt::format_int costs more for the one to four
 // digits of most responses.)

@@ -64,6 +64,5 @@ inline void AppendResponse(Buffer* out, const DateCache& date, Head head, std::s
 // The interim response to `Expect: 100-continue`.
 inline constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-std::string_view ReasonPhrase(int status);
 
 }  // namespace kvd::http

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "http/status.h"
+
 namespace kvd::http {
 namespace {
 
@@ -213,6 +215,15 @@ TEST_CASE("ReasonPhrase and status lines for every status kvd sends") {
   }
   CHECK(ReasonPhrase(204) == "No Content");
   CHECK(ReasonPhrase(418) == "Unknown");
+  // Every status of the table has its line and its slot; others share the last slot.
+  for (size_t i = 0; i < kStatuses.size(); ++i) {
+    CAPTURE(kStatuses[i]);
+    CHECK(StatusSlot(kStatuses[i]) == i);
+    CHECK(StatusLine(kStatuses[i]).size() > 13);
+    CHECK(ReasonPhrase(kStatuses[i]) != "Unknown");
+  }
+  CHECK(StatusSlot(418) == kStatuses.size());
+  CHECK(StatusLine(418).empty());
 }
 
 }  // namespace

@@ -7,12 +7,12 @@
 
 namespace kvd::http {
 
-using metrics::Handler;
 
 Router::Router(const Config* config, store::Store* store,
-               const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run,
+               const std::vector<const metrics::ReactorMetrics*>* reactors,
+               const std::vector<const RequestStats*>* http_stats, uint32_t etag_run,
                std::function<void(std::string*)> more_metrics)
-    : config_(config), store_(store), reactors_(reactors), etags_(etag_run),
+    : config_(config), store_(store), reactors_(reactors), http_stats_(http_stats), etags_(etag_run),
       more_metrics_(std::move(more_metrics)) {}
 
 Router::Outcome Router::Reply(Context& ctx, const http::Request& req, Handler h, int status,
@@ -105,6 +105,7 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
     figures.ghost_hits = s.ghost_hits;
     figures.writes_refused = s.rejected;
     std::string text;
+    if (http_stats_ != nullptr) AppendMetrics(*http_stats_, &text);
     metrics::Render(reactors_->data(), reactors_->size(), figures, &text);
     if (more_metrics_) more_metrics_(&text);
     http::Head head;
@@ -284,6 +285,7 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
     }
     case Method::kOptions:
     case Method::kOther:
+    case Method::kCount:
       break;
   }
   return NotAllowed(ctx, req, Handler::kKey, kKeyAllow);

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/stats.h"
 #include "http/validators.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -24,15 +25,18 @@ class Router {
   // `reactors` lists every reactor's metrics, for /metrics; it must outlive the router.
   // `etag_run` goes into every ETag: pick it at random at start, so that tags from an earlier run
   // never match (http/validators.h).
-  // `more_metrics` appends other modules' families to /metrics (RESP's commands), if set.
+  // `http_stats` lists every reactor's HTTP figures (http::RequestStats), for /metrics, and may
+  // be null (no HTTP figures). `more_metrics` appends other modules' families to /metrics (RESP's
+  // commands), if set.
   Router(const Config* config, store::Store* store,
-         const std::vector<const metrics::ReactorMetrics*>* reactors, uint32_t etag_run = 0,
+         const std::vector<const metrics::ReactorMetrics*>* reactors,
+         const std::vector<const RequestStats*>* http_stats = nullptr, uint32_t etag_run = 0,
          std::function<void(std::string*)> more_metrics = {});
 
   // What the reactor needs to account for a request.
   struct Outcome {
     int status;
-    metrics::Handler handler;
+    Handler handler;
   };
   struct Context {
     uint64_t now_ms;
@@ -56,15 +60,16 @@ class Router {
   bool Authorized(const http::Request& req) const;
   Outcome HandleKey(const http::Request& req, std::string_view path, std::string_view query,
                     Context& ctx) const;
-  Outcome Reply(Context& ctx, const http::Request& req, metrics::Handler h, int status,
+  Outcome Reply(Context& ctx, const http::Request& req, Handler h, int status,
                 std::string_view body, std::string_view extra_headers = {}) const;
   // A method the path does not take: 405 or 501, with the path's Allow line.
-  Outcome NotAllowed(Context& ctx, const http::Request& req, metrics::Handler h,
+  Outcome NotAllowed(Context& ctx, const http::Request& req, Handler h,
                      std::string_view allow) const;
 
   const Config* config_;
   store::Store* store_;
   const std::vector<const metrics::ReactorMetrics*>* reactors_;
+  const std::vector<const RequestStats*>* http_stats_;
   http::EtagFormatter etags_;
   std::function<void(std::string*)> more_metrics_;
 };

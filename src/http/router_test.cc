@@ -10,8 +10,6 @@
 namespace kvd::http {
 namespace {
 
-using http::Method;
-using metrics::Handler;
 
 constexpr uint64_t kStart = 1000;  // the fake clock's first reading, in ms
 
@@ -95,6 +93,7 @@ struct Fixture {
       case Method::kDelete: return "DELETE";
       case Method::kOptions: return "OPTIONS";
       case Method::kOther: return "PATCH";
+      case Method::kCount: break;
     }
     return "?";
   }

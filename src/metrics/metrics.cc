@@ -8,10 +8,7 @@
 #include <string_view>
 
 #include "metrics/process_stats.h"
-
-#ifndef KVD_VERSION
-#define KVD_VERSION "0.1.0"
-#endif
+#include "util/version.h"
 
 namespace kvd::metrics {
 namespace {
@@ -26,13 +23,6 @@ static_assert(kBoundsNanos.front() == 1'000 && kBoundsNanos[1] == 2'500 &&
               kBoundsNanos.back() == 1'000'000'000);
 static_assert(std::is_sorted(kBoundsNanos.begin(), kBoundsNanos.end()));
 
-constexpr const char* kMethodLabels[] = {"get", "head", "post", "put", "delete", "options", "other"};
-constexpr const char* kHandlerLabels[] = {"/", "/size", "/metrics", "/healthz", "other"};
-constexpr int kCodeValues[] = {200, 201, 204, 304, 400, 401, 404, 405, 409, 412, 413, 414,
-                               417, 421, 431, 500, 501, 503, 505, 507, 0};
-static_assert(std::size(kMethodLabels) == size_t(Method::kCount));
-static_assert(std::size(kHandlerLabels) == size_t(Handler::kCount));
-static_assert(std::size(kCodeValues) == size_t(Code::kCount));
 
 // The version is pasted into a label value unescaped.
 constexpr bool IsPlainLabelValue(std::string_view s) {
@@ -41,7 +31,6 @@ constexpr bool IsPlainLabelValue(std::string_view s) {
 }
 static_assert(IsPlainLabelValue(KVD_VERSION));
 
-std::string CodeLabel(Code c) { return c == Code::kOther ? "other" : std::to_string(CodeValue(c)); }
 
 }  // namespace
 
@@ -58,17 +47,7 @@ void Writer::Sample(std::string_view name, std::string_view labels, double value
   fmt::format_to(std::back_inserter(*out_), "{}{} {}\n", name, labels, value);
 }
 
-const char* MethodLabel(Method m) { return kMethodLabels[size_t(m)]; }
 const char* ProtocolLabel(Protocol p) { return p == Protocol::kHttp ? "http" : "resp"; }
-const char* HandlerLabel(Handler h) { return kHandlerLabels[size_t(h)]; }
-int CodeValue(Code c) { return kCodeValues[size_t(c)]; }
-
-Code CodeFromStatus(int status) {
-  for (size_t i = 0; i < size_t(Code::kOther); ++i) {
-    if (kCodeValues[i] == status) return Code(i);
-  }
-  return Code::kOther;
-}
 
 void Histogram::Observe(uint64_t nanos, uint64_t n) {
   // First bound >= nanos: Prometheus buckets are "less than or equal" (le).
@@ -92,51 +71,6 @@ void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures&
     return s;
   };
   Writer w(out);
-
-  w.Single("in_flight_requests", "gauge", "Requests currently being served.",
-           sum(&ReactorMetrics::in_flight));
-
-  w.Family("api_requests_total", "counter", "Requests served, by status code and method.");
-  for (size_t c = 0; c < size_t(Code::kCount); ++c) {
-    for (size_t m = 0; m < size_t(Method::kCount); ++m) {
-      uint64_t v = 0;
-      for (size_t r = 0; r < n; ++r) v += reactors[r]->requests[m][c].Get();
-      // Always one series, so the family exists (and rate() works) before the first request.
-      bool always = Code(c) == Code::k200 && Method(m) == Method::kGet;
-      if (v == 0 && !always) continue;
-      w.Sample("api_requests_total",
-               fmt::format("{{code=\"{}\",method=\"{}\"}}", CodeLabel(Code(c)), kMethodLabels[m]),
-               v);
-    }
-  }
-
-  w.Family("request_duration_seconds", "histogram",
-           "Time to serve a request, by handler and method.");
-  for (size_t h = 0; h < size_t(Handler::kCount); ++h) {
-    for (size_t m = 0; m < size_t(Method::kCount); ++m) {
-      std::array<uint64_t, kLatencyBuckets.size() + 1> buckets{};
-      uint64_t sum_nanos = 0;
-      for (size_t r = 0; r < n; ++r) {
-        const Histogram& hist = reactors[r]->duration[h][m];
-        for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += hist.BucketCount(b);
-        sum_nanos += hist.SumNanos();
-      }
-      const uint64_t count = std::accumulate(buckets.begin(), buckets.end(), uint64_t{0});
-      if (count == 0) continue;
-      const std::string labels =
-          fmt::format("handler=\"{}\",method=\"{}\"", kHandlerLabels[h], kMethodLabels[m]);
-      uint64_t cumulative = 0;
-      for (size_t b = 0; b < buckets.size(); ++b) {
-        cumulative += buckets[b];
-        std::string le =
-            b < kLatencyBuckets.size() ? fmt::format("{}", kLatencyBuckets[b]) : "+Inf";
-        w.Sample("request_duration_seconds_bucket", fmt::format("{{{},le=\"{}\"}}", labels, le),
-                 cumulative);
-      }
-      w.Sample("request_duration_seconds_sum", "{" + labels + "}", double(sum_nanos) / 1e9);
-      w.Sample("request_duration_seconds_count", "{" + labels + "}", count);
-    }
-  }
 
   w.Single("cache_size", "gauge", "Live keys in the cache.", store.keys);
 
@@ -217,13 +151,11 @@ void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures&
   w.Sample("kvd_syscalls_total", "{syscall=\"write\"}", sum(&ReactorMetrics::syscalls_write));
   w.Sample("kvd_syscalls_total", "{syscall=\"epoll_wait\"}",
            sum(&ReactorMetrics::syscalls_epoll_wait));
-  w.Family("kvd_reactor_requests_total", "counter", "Requests served, by reactor thread.");
+  w.Family("kvd_reactor_requests_total", "counter",
+           "Requests (HTTP) and commands (RESP) served, by reactor thread.");
   for (size_t r = 0; r < n; ++r) {
-    uint64_t v = 0;
-    for (const auto& by_code : reactors[r]->requests) {
-      for (const Counter& c : by_code) v += c.Get();
-    }
-    w.Sample("kvd_reactor_requests_total", fmt::format("{{reactor=\"{}\"}}", r), v);
+    w.Sample("kvd_reactor_requests_total", fmt::format("{{reactor=\"{}\"}}", r),
+             reactors[r]->requests.Get() + reactors[r]->commands.Get());
   }
   w.Family("kvd_build_info", "gauge", "Always 1; labelled with the kvd version.");
   w.Sample("kvd_build_info", "{version=\"" KVD_VERSION "\"}", uint64_t{1});

@@ -35,24 +35,9 @@ class Gauge {
   std::atomic<int64_t> v_{0};
 };
 
-// Request methods, as labelled in the exposition (lower case, as Go's promhttp does).
-enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOptions, kOther, kCount };
-// Which route served a request: label handler="/" for keys, else the reserved path.
-enum class Handler : uint8_t { kKey, kSize, kMetrics, kHealthz, kOther, kCount };
-// Status codes kvd sends; kOther collects anything else.
-enum class Code : uint8_t {
-  k200, k201, k204, k304, k400, k401, k404, k405, k409, k412, k413, k414, k417, k421, k431, k500,
-  k501, k503, k505, k507, kOther, kCount
-};
-
 // The protocol a connection speaks: label protocol="http" / "resp".
 enum class Protocol : uint8_t { kHttp, kResp, kCount };
-
-const char* MethodLabel(Method m);    // "get", "head", ...
 const char* ProtocolLabel(Protocol p);
-const char* HandlerLabel(Handler h);  // "/", "/size", ...
-int CodeValue(Code c);                // 200, 204, ... (0 for kOther)
-Code CodeFromStatus(int status);
 
 // Fixed latency buckets in seconds, suited to a server that answers in microseconds:
 // 1us, 2.5us, 5us, 10us, 25us, 50us, 100us, 250us, 500us, 1ms, 2.5ms, 5ms, 10ms, 25ms, 50ms,
@@ -83,13 +68,12 @@ struct ConnectionMetrics {
   Counter bytes_read, bytes_written;
 };
 
-// Everything one reactor counts. Store-side figures (keys, bytes, expirations, evictions) live in
-// the store and are read from it at scrape time; RESP's per-command counts are resp::CommandStats.
+// What one reactor counts, whatever the protocol. Store-side figures (keys, bytes, expirations,
+// evictions) live in the store and are read from it at scrape time; each protocol keeps its own
+// request figures (http::RequestStats, resp::CommandStats).
 struct ReactorMetrics {
-  // HTTP requests (the seed's families).
-  std::array<std::array<Counter, size_t(Code::kCount)>, size_t(Method::kCount)> requests;
-  std::array<std::array<Histogram, size_t(Method::kCount)>, size_t(Handler::kCount)> duration;
-  Gauge in_flight;  // HTTP requests parsed whose response has not yet been handed to the kernel
+  Counter requests;      // HTTP requests answered
+  Counter commands;      // RESP commands answered
   Counter hits, misses;  // key lookups, both protocols
   std::array<ConnectionMetrics, size_t(Protocol::kCount)> connections;
   Counter connections_rejected;  // over --max-connections, at accept

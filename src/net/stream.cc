@@ -18,11 +18,11 @@ constexpr uint64_t kLingerMs = 2000;
 }  // namespace
 
 StreamConnection::StreamConnection(int fd, Reactor* reactor, const Limits* limits,
-                                   metrics::Protocol protocol)
+                                   metrics::Protocol speaks)
     : Connection(fd),
       reactor_(reactor),
       limits_(limits),
-      metrics_(&reactor->m().of(protocol)),
+      metrics_(&reactor->m().of(speaks)),
       last_active_ms_(reactor->now_ms()) {}
 
 StreamConnection::~StreamConnection() {

@@ -34,7 +34,7 @@ class StreamConnection : public Connection {
     absl::Duration idle_timeout = absl::Seconds(60);
   };
 
-  StreamConnection(int fd, Reactor* reactor, const Limits* limits, metrics::Protocol protocol);
+  StreamConnection(int fd, Reactor* reactor, const Limits* limits, metrics::Protocol speaks);
   ~StreamConnection() override;
 
   bool OnReadable() final;

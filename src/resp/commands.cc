@@ -14,10 +14,7 @@
 #include "fmt/format.h"
 #include "metrics/process_stats.h"
 #include "resp/reply.h"
-
-#ifndef KVD_VERSION
-#define KVD_VERSION "0.1.0"
-#endif
+#include "util/version.h"
 
 namespace kvd::resp {
 
@@ -1027,9 +1024,7 @@ Outcome Handlers::Info(C c, Args a, Context& ctx) {
     out += resp.bytes_written.Get();
     hits += r->hits.Get();
     misses += r->misses.Get();
-    for (const auto& by_code : r->requests) {
-      for (const metrics::Counter& n : by_code) http += n.Get();
-    }
+    http += r->requests.Get();
   }
   std::array<uint64_t, size_t(Cmd::kCount)> calls{}, rejected{}, failed{};
   uint64_t commands = 0;
@@ -1091,7 +1086,7 @@ Outcome Handlers::Info(C c, Args a, Context& ctx) {
   }
   if (want & kStats) {
     section("Stats");
-    // Both protocols share the server: commands are RESP commands plus HTTP requests.
+    // Both protocols share the server: commands are RESP commands run plus HTTP requests.
     fmt::format_to(w,
                    "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n"
                    "total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n"
@@ -1161,6 +1156,7 @@ store::HashedKey Commands::Prefetch(Args args) const {
 }
 
 Outcome Commands::Handle(Args a, Context& ctx) const {
+  ctx.metrics->commands.Add();
   const Spec* spec = Find(a[0]);
   if (spec == nullptr) {
     // Redis 7's form: the name and the first arguments, each as %.128s would print it, the

@@ -805,7 +805,7 @@ TEST_CASE("resp commands: INFO") {
   Fixture f;
   f.m.of(metrics::Protocol::kResp).open.Add(3);
   f.m.of(metrics::Protocol::kResp).accepted.Add(5);
-  f.m.requests[0][0].Add(4);  // four HTTP requests
+  f.m.requests.Add(4);  // four HTTP requests
   f.Do({"set", "a", "1"});
   f.Do({"set", "b", "2"});
   f.Do({"get", "a"});
