@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "util/integer.h"
 
 namespace kvd::http {
 namespace {
@@ -189,20 +190,6 @@ bool ParseTtl(std::string_view text, uint64_t max_ms, uint64_t* ms) {
   return true;
 }
 
-bool ParseDelta(std::string_view text, int64_t* out) {
-  bool neg = !text.empty() && text[0] == '-';
-  std::string_view digits = neg ? text.substr(1) : text;
-  if (digits.empty() || digits.size() > 19) return false;
-  uint64_t v = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + uint64_t(c - '0');
-  }
-  if (v > uint64_t(INT64_MAX) + (neg ? 1 : 0)) return false;
-  *out = neg ? int64_t(0 - v) : int64_t(v);
-  return true;
-}
-
 bool ParseWriteOptions(std::string_view query, uint64_t max_ttl_ms, WriteOptions* out,
                        const char** error) {
   *out = WriteOptions{};
@@ -226,7 +213,7 @@ bool ParseWriteOptions(std::string_view query, uint64_t max_ttl_ms, WriteOptions
       }
     } else if (name == "incr") {
       out->incr = true;
-      if (eq != std::string_view::npos && !ParseDelta(arg, &out->delta)) {
+      if (eq != std::string_view::npos && !ParseInteger(arg, &out->delta)) {
         *error = "invalid incr: use a signed 64-bit decimal integer, e.g. incr=5 or incr=-1";
         return false;
       }

@@ -46,13 +46,10 @@ struct WriteOptions {
   uint64_t ttl_ms = 0;  // 0: the server's default
   bool nx = false;      // store only if absent
   bool xx = false;      // store only if present
-  bool incr = false;    // add `delta` to the stored integer instead of storing the body
+  bool incr = false;    // add `delta` (an integer as util/integer.h reads it) to the stored one
   int64_t delta = 1;
 };
 
-// An `incr` argument: an optional '-', then 1 to 19 decimal digits, within the signed 64-bit
-// range. False otherwise.
-bool ParseDelta(std::string_view text, int64_t* out);
 
 // Parses the query of a write. Unknown parameters are ignored. On error returns false and sets
 // *error to a one-line reason.

@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 #include "metrics/process_stats.h"
 #include "resp/reply.h"
+#include "util/integer.h"
 #include "util/version.h"
 
 namespace kvd::resp {
@@ -264,7 +265,7 @@ struct Handlers {
 
   static Outcome Select(C c, Args a, Context& ctx) {
     int64_t db;
-    if (!store::ParseInteger(a[1], &db)) return c.Error(ctx, Cmd::kSelect, kNotInteger);
+    if (!ParseInteger(a[1], &db)) return c.Error(ctx, Cmd::kSelect, kNotInteger);
     if (db != 0) return c.Error(ctx, Cmd::kSelect, "ERR DB index is out of range");
     AppendOk(ctx.out);
     return Ok(Cmd::kSelect);
@@ -291,7 +292,7 @@ struct Handlers {
   static Outcome Hello(C c, Args a, Context& ctx) {
     if (a.size() >= 2) {
       int64_t version;
-      if (!store::ParseInteger(a[1], &version)) {
+      if (!ParseInteger(a[1], &version)) {
         return c.Error(ctx, Cmd::kHello, "ERR Protocol version is not an integer or out of range");
       }
       if (version != 2) return c.Error(ctx, Cmd::kHello, "NOPROTO unsupported protocol version");  // RESP2 only
@@ -459,7 +460,7 @@ struct Handlers {
     if (unit == kExAt || unit == kPxAt) return c.Error(ctx, Cmd::kSet, kAbsoluteExpiry);
     if (unit != kNone) {
       int64_t n;
-      if (!store::ParseInteger(expire, &n)) return c.Error(ctx, Cmd::kSet, kNotInteger);
+      if (!ParseInteger(expire, &n)) return c.Error(ctx, Cmd::kSet, kNotInteger);
       const int64_t max = unit == kEx ? int64_t(store::kMaxTtlMs / 1000) : int64_t(store::kMaxTtlMs);
       if (n <= 0 || n > max) return c.Error(ctx, Cmd::kSet, "ERR invalid expire time in 'set' command");
       ttl_ms = unit == kEx ? uint64_t(n) * 1000 : uint64_t(n);
@@ -575,7 +576,7 @@ struct Handlers {
     }
     if (gt && lt) return c.Error(ctx, cmd, "ERR GT and LT options at the same time are not compatible");
     int64_t n;
-    if (!store::ParseInteger(a[2], &n)) return c.Error(ctx, cmd, kNotInteger);
+    if (!ParseInteger(a[2], &n)) return c.Error(ctx, cmd, kNotInteger);
     const std::string_view invalid = ms ? "ERR invalid expire time in 'pexpire' command"
                                         : "ERR invalid expire time in 'expire' command";
     if (!ms && (n > INT64_MAX / 1000 || n < INT64_MIN / 1000)) return c.Error(ctx, cmd, invalid);
@@ -627,12 +628,12 @@ struct Handlers {
   static Outcome Decr(C c, Args a, Context& ctx) { return IncrGeneric(c, a, ctx, Cmd::kDecr, -1); }
   static Outcome IncrBy(C c, Args a, Context& ctx) {
     int64_t d;
-    if (!store::ParseInteger(a[2], &d)) return c.Error(ctx, Cmd::kIncrBy, kNotInteger);
+    if (!ParseInteger(a[2], &d)) return c.Error(ctx, Cmd::kIncrBy, kNotInteger);
     return IncrGeneric(c, a, ctx, Cmd::kIncrBy, d);
   }
   static Outcome DecrBy(C c, Args a, Context& ctx) {
     int64_t d;
-    if (!store::ParseInteger(a[2], &d)) return c.Error(ctx, Cmd::kDecrBy, kNotInteger);
+    if (!ParseInteger(a[2], &d)) return c.Error(ctx, Cmd::kDecrBy, kNotInteger);
     if (d == INT64_MIN) return c.Error(ctx, Cmd::kDecrBy, kDecrOverflow);  // -d does not exist
     return IncrGeneric(c, a, ctx, Cmd::kDecrBy, -d);
   }

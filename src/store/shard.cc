@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <new>
 
+#include "fmt/format.h"
+#include "util/integer.h"
+
 namespace kvd::store {
 namespace {
 
@@ -379,20 +382,6 @@ WriteResult Shard::Store(HashedKey key, std::string_view value, const WriteOptio
   return {SetResult::kStored, version, created};
 }
 
-bool ParseInteger(std::string_view s, int64_t* out) {
-  bool neg = !s.empty() && s[0] == '-';
-  std::string_view digits = neg ? s.substr(1) : s;
-  if (digits.empty() || digits.size() > 19 || (digits[0] == '0' && (digits.size() > 1 || neg))) return false;
-  uint64_t v = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + uint64_t(c - '0');  // 19 digits fit in 64 bits unsigned
-  }
-  if (v > uint64_t(INT64_MAX) + (neg ? 1 : 0)) return false;
-  *out = neg ? int64_t(0 - v) : int64_t(v);
-  return true;
-}
-
 WriteResult Shard::Incr(HashedKey key, int64_t delta, const WriteOptions& opts, uint64_t now_ms,
                         int64_t* result) {
   uint32_t old = FindLive(key, now_ms);
@@ -400,16 +389,8 @@ WriteResult Shard::Incr(HashedKey key, int64_t delta, const WriteOptions& opts, 
   int64_t now_value = 0;
   if (old != Arena::kNil && !ParseInteger(ValueOf(arena_, old), &now_value)) return {SetResult::kNotInteger};
   if (__builtin_add_overflow(now_value, delta, result)) return {SetResult::kOverflow};
-  char buf[24];
-  char* end = buf + sizeof buf;
-  char* p = end;
-  uint64_t mag = *result < 0 ? 0 - uint64_t(*result) : uint64_t(*result);
-  do {
-    *--p = char('0' + mag % 10);
-    mag /= 10;
-  } while (mag != 0);
-  if (*result < 0) *--p = '-';
-  return Store(key, std::string_view(p, size_t(end - p)), opts, old, now_ms);
+  fmt::format_int sum(*result);
+  return Store(key, std::string_view(sum.data(), sum.size()), opts, old, now_ms);
 }
 
 SetResult Shard::Refuse() {

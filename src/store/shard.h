@@ -70,9 +70,7 @@ struct WriteResult {
   bool created = false;  // when stored: there was no live value before
 };
 
-// Parses a decimal integer as Redis's INCR does: an optional '-', then digits without a leading
-// zero (or "0" alone), within the signed 64-bit range. False on anything else.
-bool ParseInteger(std::string_view text, int64_t* out);
+
 
 struct ShardStats {
   uint64_t keys = 0;           // live keys (expired ones excluded)
@@ -137,8 +135,9 @@ class Shard {
     o.mode = mode;
     return Write(key, value, o, now_ms).status;
   }
-  // Adds delta to the decimal integer stored under key (a missing key counts as 0) and stores the
-  // sum as Write would, setting *result; kNotInteger or kOverflow change nothing.
+  // Adds delta to the integer stored under key (a missing key counts as 0; util/integer.h says
+  // what an integer is) and stores the sum as Write would, setting *result; kNotInteger or
+  // kOverflow change nothing.
   WriteResult Incr(HashedKey key, int64_t delta, const WriteOptions& opts, uint64_t now_ms, int64_t* result);
   // Removes key; returns whether a live entry was there.
   bool Delete(HashedKey key, uint64_t now_ms);

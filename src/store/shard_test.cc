@@ -1,5 +1,7 @@
 #include "store/shard.h"
 
+#include "util/integer.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -477,7 +479,7 @@ TEST_CASE("Shard: keep_ttl keeps a live key's deadline; on_old sees the value re
   CHECK(s.TtlMs("/fresh", t) == kHour);
 }
 
-TEST_CASE("ParseInteger takes what Redis's INCR takes") {
+TEST_CASE("ParseInteger takes what Redis's INCR takes") {  // util/integer.h
   int64_t v = 0;
   for (auto [text, want] : std::vector<std::pair<std::string, int64_t>>{
            {"0", 0}, {"7", 7}, {"-7", -7}, {"123456789", 123456789},
