@@ -73,7 +73,7 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "$me: this script builds neither Go program; pass what is missing:" >&2
   printf '  %s\n' "${missing[@]}" >&2
-  echo "  (the README's autocannon-go section says how they were built: Debian's golang-go and golang-*-dev packages, GOPATH mode)" >&2
+  echo "  Build them outside this repository, which carries neither their code nor a recipe for them (both build with Debian's golang-go and golang-*-dev packages, GOPATH mode)." >&2
   exit 2
 fi
 autocannon=$(realpath "$autocannon")
@@ -281,8 +281,8 @@ BUSY = 85  # % of a core above which a process is taken to be what limits the ra
 
 L = ["## autocannon-go, the seed's load tool, against kvd and the seed (`scripts/bench/autocannon.sh`)", "",
      f"Run {date} on {machine}, in {netns}. kvd {version} (defaults: `--ttl=10s`); the seed's server and "
-     f"autocannon-go built with {gover} from Debian's packages (GOPATH mode; the README's autocannon-go "
-     f"section says how). {duration} s of load per run, {repeat} interleaved round(s), medians"
+     f"autocannon-go built with {gover} and Debian's golang-*-dev packages (GOPATH mode, outside this "
+     f"repository). {duration} s of load per run, {repeat} interleaved round(s), medians"
      f"{'; every process under `nice -n ' + nice + '`' if nice else ''}. The seed's load shape throughout: 20 "
      f"connections, pipelining 10, 80% GET / 20% POST on random keys of 1,000,000. Pinning as in "
      f"`bench.sh`: server CPU 1, client CPU 0; the all-reactor kvd (`--threads={ncpu}`) and its clients "
