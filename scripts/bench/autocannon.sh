@@ -321,6 +321,7 @@ def limit(m, who):
     return (f"neither had its core to itself: the client got {m['cli_busy']:.0f}% of one and {who} "
             f"{m['srv_busy']:.0f}%, while other work took {m['others']:.2f} cores")
 
+CAPS = {}
 a1, sd, kb, k1 = (M.get(k) for k in (("autocannon", "kvd1"), ("autocannon", "seed"), ("kvbench", "kvd1"), ("kvbench_p1", "kvd1")))
 if a1:
     L += ["### Where the time goes", ""]
@@ -347,10 +348,22 @@ if a1:
     L.append("")
     if sd:
         L.append(
-            f"**Against the seed** autocannon-go printed {sd['rps']:,.0f} req/s (against kvd 1 reactor: "
-            f"{a1['rps'] / sd['rps']:.2f}x that). The seed spent {sd['srv_us']:.2f} µs of CPU a request, "
-            f"{sd['srv_us'] / a1['srv_us']:.1f}x kvd's under the same client, and the client {sd['cli_us']:.2f} µs; "
-            f"{limit(sd, 'the seed')}.")
+            f"**Against the seed** autocannon-go printed {sd['rps']:,.0f} req/s (kvd 1 reactor got "
+            f"{a1['rps'] / sd['rps']:.2f}x that rate from it). The seed spent {sd['srv_us']:.2f} µs of CPU a "
+            f"request, {sd['srv_us'] / a1['srv_us']:.1f}x kvd's under the same client, and the client "
+            f"{sd['cli_us']:.2f} µs; {limit(sd, 'the seed')}.")
+        L.append("")
+        def cap(m, who):
+            c, s_ = 1e6 / m["cli_us"], 1e6 / m["srv_us"]
+            return (f"{who}: the client's core {c:,.0f}, the server's {s_:,.0f}, so "
+                    f"{'the client' if c < s_ else 'the server'} bounds it at {min(c, s_):,.0f}")
+        ck, cs_ = min(1e6 / a1["cli_us"], 1e6 / a1["srv_us"]), min(1e6 / sd["cli_us"], 1e6 / sd["srv_us"])
+        L.append(
+            f"**On cores of their own** these costs cap the rate (1 / CPU per request) — {cap(a1, 'kvd 1 reactor')}; "
+            f"{cap(sd, 'the seed')}. That is what a user running the seed's load test can see at best: kvd "
+            f"{ck / cs_:.1f}x the seed's rate, against {sd['srv_us'] / a1['srv_us']:.1f}x less server CPU per "
+            f"request" + (", because autocannon-go, not kvd, sets kvd's rate." if 1e6 / a1["cli_us"] < 1e6 / a1["srv_us"] else "."))
+        CAPS.update(kvd1=ck, seed=cs_)
         ks = M.get(("kvbench", "seed"))
         if ks:
             L.append("")
@@ -377,6 +390,8 @@ if a1:
 L += [f"Reproduce: `scripts/bench/autocannon.sh --autocannon=PATH --seed-server=PATH"
       f"{' --duration=' + duration if duration != '10' else ''}{' --repeat=' + repeat if repeat != '3' else ''}"
       f"{' --nice=' + nice if nice else ''} --doc`.", ""]
+for s, v in CAPS.items():
+    L.append(f"<!-- fig ac_cap_{s}={v:.0f} -->")
 for (t, s), m in M.items():
     p = f"ac_{FIG[t]}_{s}"
     for f, fmt in (("rps", "{:.0f}"), ("srv_us", "{:.3f}"), ("cli_us", "{:.3f}"), ("cli_busy", "{:.1f}"),
