@@ -40,7 +40,7 @@
 # seed binds :8081 on every address, and another kvd on this shared machine may hold 8081. Without
 # root it needs 127.0.0.1:8081 free. Every process it starts is stopped by its PID; KEEP_TMP=1 keeps
 # its temp dir (every client's output) and prints its path.
-# About repeat x (7 x duration + 4 x ~4 s of key generation) + ~15 s (~7 min with the defaults).
+# About repeat x (7 x duration + 3 x ~3 s of key generation) + ~15 s (~5 min with the defaults).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
