@@ -73,6 +73,16 @@ $(KVFLOOR): $(BUILD)/tools/kvfloor/floor_server.o
 $(UNIT): $(TEST_OBJS) $(LIB_OBJS) $(BENCH_LIB_OBJS) $(LLHTTP_LIB)
 	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# The store's scaling across threads, without the network (tools/storebench); STOREBENCH_FLAGS
+# are passed on (e.g. --threads=1,2,4 --shards=x1,x8).
+STOREBENCH := $(BUILD)/storebench
+# It links the store alone (kvd's flags, in src/config, would clash with its own).
+$(STOREBENCH): $(BUILD)/tools/storebench/storebench.o $(filter $(BUILD)/src/store/%,$(LIB_OBJS)) $(BUILD)/src/util/flag_names.o
+	$(CXX) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+.PHONY: store-bench
+store-bench: $(STOREBENCH)
+	$(STOREBENCH) $(STOREBENCH_FLAGS)
+
 run: $(KVD)
 	./$(KVD)
 

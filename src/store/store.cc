@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include "util/clock.h"
+
 namespace kvd::store {
 
 Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared)
@@ -8,6 +10,22 @@ Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared)
   for (size_t i = 0; i < shards; ++i) {
     slots_.push_back(std::make_unique<Slot>(memory_limit / shards, now_ms));
   }
+}
+
+void Store::Guard::Wait(const Slot& s) {
+  uint64_t start = MonotonicNanos();
+  mu_->lock();
+  s.waits.fetch_add(1, std::memory_order_relaxed);
+  s.wait_ns.fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);
+}
+
+Store::LockStats Store::Locks() const {
+  LockStats l;
+  for (const auto& s : slots_) {
+    l.waits += s->waits.load(std::memory_order_relaxed);
+    l.wait_ns += s->wait_ns.load(std::memory_order_relaxed);
+  }
+  return l;
 }
 
 bool Store::Housekeep(size_t shard, uint64_t now_ms, size_t budget) {

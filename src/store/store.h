@@ -12,12 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string_view>
 #include <vector>
 
 #include "store/shard.h"
+#include "util/spinlock.h"
 
 namespace kvd::store {
 
@@ -109,17 +111,26 @@ class Store {
   size_t shards() const { return slots_.size(); }
   uint64_t memory_limit() const { return memory_limit_; }
 
+  // Contention on the shard locks, summed over shards: acquisitions that found the lock held, and
+  // the time they waited. Counted only when contended, so an uncontended lock costs nothing more.
+  struct LockStats {
+    uint64_t waits = 0;
+    uint64_t wait_ns = 0;
+  };
+  LockStats Locks() const;
+
  private:
   struct alignas(64) Slot {
     Slot(uint64_t limit, uint64_t now_ms) : shard(limit, now_ms) {}
-    mutable std::mutex mu;
+    mutable SpinLock mu;
+    mutable std::atomic<uint64_t> waits{0}, wait_ns{0};  // see LockStats
     Shard shard;
   };
   // The shard's lock, held for the guard's life when the store is shared.
   class Guard {
    public:
     Guard(const Slot& s, bool shared) : mu_(shared ? &s.mu : nullptr) {
-      if (mu_ != nullptr) mu_->lock();
+      if (mu_ != nullptr && !mu_->try_lock()) Wait(s);
     }
     ~Guard() {
       if (mu_ != nullptr) mu_->unlock();
@@ -128,7 +139,8 @@ class Store {
     Guard& operator=(const Guard&) = delete;
 
    private:
-    std::mutex* mu_;
+    void Wait(const Slot& s);  // out of line: the contended path
+    SpinLock* mu_;
   };
   Slot& SlotFor(const HashedKey& key) {
     // The table probes with the same hash; take the shard from the high bits, which its probing

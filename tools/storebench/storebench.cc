@@ -1,0 +1,228 @@
+// storebench: the store's scaling, without the network. N threads run what a reactor does below
+// the socket for the seed's workload — batches of 16 requests, each key hashed and its table slot
+// prefetched as it is "parsed", every entry prefetched at the batch's end, then the operations in
+// order (80% GET with the value copied out, 20% SET) — over one shared store of 1M keys, and it
+// reports operations per second per thread count, how that scales, and what the shard locks cost
+// (acquisitions that had to wait, and the time they waited).
+//
+//   build/storebench [--threads=1,2] [--shards=1,2,8,64] [--keys=1000000] [--seconds=3]
+//                    [--value-bytes=8] [--batch=16] [--get-percent=80] [--json=FILE]
+//
+// --shards takes counts ("2") or multiples of the thread count ("x1", "x4"); the default, "x1", is
+// kvd's own (one shard a reactor). A 1-thread store is also measured unshared (no locks), as kvd
+// builds it with --threads=1. Each (threads, shards) run starts from a freshly filled store.
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "fmt/format.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/flag_names.h"
+
+ABSL_FLAG(std::string, threads, "", "thread counts to run (default: 1 up to the CPUs, doubling)");
+ABSL_FLAG(std::string, shards, "x1", "shard counts, or xN for N per thread");
+ABSL_FLAG(uint64_t, keys, 1000000, "keys, all written before each run");
+ABSL_FLAG(double, seconds, 3, "length of each run");
+ABSL_FLAG(int, value_bytes, 8, "value size");
+ABSL_FLAG(int, batch, 16, "requests per batch (kvd defers up to 16 of a read)");
+ABSL_FLAG(int, get_percent, 80, "share of GETs; the rest are SETs");
+ABSL_FLAG(std::string, json, "", "also write the rows as JSON to this file");
+
+namespace {
+
+using kvd::store::HashedKey;
+using kvd::store::SetMode;
+using kvd::store::Store;
+
+constexpr uint64_t kTtlMs = uint64_t(3600) * 1000;
+
+// splitmix64, one per thread.
+struct Rng {
+  uint64_t s;
+  uint64_t Next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+size_t UsableCpus() {
+  cpu_set_t set;
+  return sched_getaffinity(0, sizeof set, &set) == 0 ? size_t(CPU_COUNT(&set)) : 1;
+}
+
+struct Row {
+  size_t threads, shards;
+  bool shared;
+  double ops_per_sec;
+  uint64_t lock_waits;
+  double lock_wait_ms;
+  double speedup;  // over the 1-thread row with the same shard rule
+};
+
+// Keys "0".."keys-1" as the workload names them (HTTP's /<n> without its '/').
+std::string Key(uint64_t i) { return std::to_string(i); }
+
+Row Run(size_t threads, size_t shards, bool shared, uint64_t keys, double seconds, int value_bytes,
+        int batch, int get_percent) {
+  const uint64_t t0 = kvd::MonotonicMs();
+  Store store(shards, uint64_t(16) << 30, t0, shared);
+  const std::string value(size_t(value_bytes), 'v');
+  for (uint64_t i = 0; i < keys; ++i) store.Set(Key(i), value, kTtlMs, SetMode::kAlways, t0);
+  const Store::LockStats before = store.Locks();
+
+  std::atomic<bool> go{false}, stop{false};
+  std::vector<uint64_t> ops(threads, 0);
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      // One thread a CPU, as kvd's reactors end up under load.
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(int(t % UsableCpus()), &one);
+      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+      Rng rng{0x1234 + t};
+      std::vector<std::string> names(static_cast<size_t>(batch));
+      std::vector<HashedKey> hashed(static_cast<size_t>(batch));
+      std::vector<bool> is_get(static_cast<size_t>(batch));
+      std::string out;
+      out.reserve(size_t(value_bytes) + 64);
+      uint64_t n = 0;
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      while (!stop.load(std::memory_order_relaxed)) {
+        const uint64_t now = kvd::MonotonicMs();
+        for (int i = 0; i < batch; ++i) {
+          names[i] = Key(rng.Next() % keys);
+          is_get[i] = int(rng.Next() % 100) < get_percent;
+          hashed[i] = HashedKey(names[i]);
+          store.Prefetch(hashed[i]);
+        }
+        for (int i = 0; i < batch; ++i) store.PrefetchEntry(hashed[i]);
+        for (int i = 0; i < batch; ++i) {
+          if (is_get[i]) {
+            store.Get(hashed[i], now, [&](std::string_view v) { out.assign(v); });
+          } else {
+            store.Set(hashed[i], value, kTtlMs, SetMode::kAlways, now);
+          }
+        }
+        n += uint64_t(batch);
+      }
+      ops[t] = n;
+    });
+  }
+  const uint64_t start = kvd::MonotonicNanos();
+  go.store(true, std::memory_order_release);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop.store(true);
+  for (auto& th : pool) th.join();
+  const double elapsed = double(kvd::MonotonicNanos() - start) / 1e9;
+  uint64_t total = 0;
+  for (uint64_t n : ops) total += n;
+  const Store::LockStats after = store.Locks();
+  return {threads, shards, shared, double(total) / elapsed, after.waits - before.waits,
+          double(after.wait_ns - before.wait_ns) / 1e6, 0};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("storebench: the store's scaling across threads, without the network");
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<char*> ptrs = kvd::NormalizeFlagNames(&args);
+  absl::ParseCommandLine(int(ptrs.size()), ptrs.data());
+
+  std::vector<size_t> thread_counts;
+  for (absl::string_view t : absl::StrSplit(absl::GetFlag(FLAGS_threads), ',', absl::SkipEmpty())) {
+    size_t n;
+    if (!absl::SimpleAtoi(t, &n) || n == 0) {
+      std::fprintf(stderr, "storebench: bad --threads entry '%.*s'\n", int(t.size()), t.data());
+      return 2;
+    }
+    thread_counts.push_back(n);
+  }
+  if (thread_counts.empty()) {
+    for (size_t n = 1; n <= UsableCpus(); n *= 2) thread_counts.push_back(n);
+    if (thread_counts.back() != UsableCpus()) thread_counts.push_back(UsableCpus());
+  }
+  struct ShardRule {
+    bool per_thread;
+    size_t n;
+    std::string label;
+  };
+  std::vector<ShardRule> rules;
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_shards), ',', absl::SkipEmpty())) {
+    bool per = !s.empty() && s[0] == 'x';
+    size_t n;
+    if (!absl::SimpleAtoi(per ? s.substr(1) : s, &n) || n == 0) {
+      std::fprintf(stderr, "storebench: bad --shards entry '%.*s'\n", int(s.size()), s.data());
+      return 2;
+    }
+    rules.push_back({per, n, std::string(s)});
+  }
+  const uint64_t keys = absl::GetFlag(FLAGS_keys);
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  const int value_bytes = absl::GetFlag(FLAGS_value_bytes), batch = absl::GetFlag(FLAGS_batch);
+  const int get_percent = absl::GetFlag(FLAGS_get_percent);
+  if (keys == 0 || seconds <= 0 || value_bytes < 0 || batch < 1 || get_percent < 0 || get_percent > 100) {
+    std::fprintf(stderr, "storebench: --keys, --seconds, --batch must be positive, --get-percent 0..100\n");
+    return 2;
+  }
+
+  std::printf("storebench: %llu keys, %d-byte values, batches of %d, %d%% GET, %.1f s a run, %zu CPUs\n\n",
+              (unsigned long long)keys, value_bytes, batch, get_percent, seconds, UsableCpus());
+  std::printf("| threads | shards | locks | ops/s | ops/s per thread | speedup over 1 thread | lock waits | waited (ms) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::vector<Row> rows;
+  for (const ShardRule& rule : rules) {
+    double one = 0;
+    for (size_t threads : thread_counts) {
+      size_t shards = rule.per_thread ? rule.n * threads : rule.n;
+      std::vector<bool> modes = {true};
+      if (threads == 1) modes = {false, true};  // kvd's one reactor takes no locks
+      for (bool shared : modes) {
+        Row r = Run(threads, shards, shared, keys, seconds, value_bytes, batch, get_percent);
+        if (threads == 1 && shared) one = r.ops_per_sec;
+        r.speedup = one > 0 ? r.ops_per_sec / one : 0;
+        rows.push_back(r);
+        std::printf("| %zu | %zu (%s) | %s | %.0f | %.0f | %s | %llu | %.1f |\n", r.threads, r.shards,
+                    rule.label.c_str(), shared ? "yes" : "none", r.ops_per_sec, r.ops_per_sec / double(threads),
+                    shared ? fmt::format("{:.2f}x", r.speedup).c_str() : "—",
+                    (unsigned long long)r.lock_waits, r.lock_wait_ms);
+        std::fflush(stdout);
+      }
+    }
+  }
+  const std::string json = absl::GetFlag(FLAGS_json);
+  if (!json.empty()) {
+    std::string j = "[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      j += fmt::format("{}{{\"threads\":{},\"shards\":{},\"locks\":{},\"ops_per_sec\":{:.0f},\"speedup\":{:.3f},"
+                       "\"lock_waits\":{},\"lock_wait_ms\":{:.3f}}}",
+                       i ? "," : "", r.threads, r.shards, r.shared ? "true" : "false", r.ops_per_sec,
+                       r.speedup, r.lock_waits, r.lock_wait_ms);
+    }
+    j += "]\n";
+    FILE* f = std::fopen(json.c_str(), "w");
+    if (f == nullptr || std::fwrite(j.data(), 1, j.size(), f) != j.size() || std::fclose(f) != 0) {
+      std::fprintf(stderr, "storebench: cannot write %s\n", json.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
