@@ -26,7 +26,7 @@ set -m  # every background job gets its own process group: Ctrl-C reaches only t
         # which then stops the jobs in order (and, by group id, nginx's workers if need be)
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-nodes=3 base_port=8081 proxy=haproxy proxy_port= proxy_bind=127.0.0.1 resp_base_port=6381
+nodes=3 base_port=8081 proxy=haproxy proxy_port='' proxy_bind=127.0.0.1 resp_base_port=6381
 stats_port=22222
 kvd_flags=()
 
@@ -121,6 +121,7 @@ http_ok() {
 resp_ok() {
   local line
   exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  # shellcheck disable=SC2016  # $4 is RESP's, not the shell's
   printf '*1\r\n$4\r\nPING\r\n' >&3 || { exec 3<&-; return 1; }
   IFS= read -r -t 2 line <&3 || line=
   exec 3<&-
