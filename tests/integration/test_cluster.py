@@ -23,10 +23,11 @@ A second test per proxy sends 50 pipelined requests (writes and reads of keys on
 on one connection and checks all 50 responses arrive, in order, and the connection stays open.
 
 TwemproxyClusterTest does the same over RESP with twemproxy (deploy/twemproxy/nutcracker.yml, the
-nodes' RESP ports as its servers, server_retry_timeout 1 s instead of 5 s): placement, spread,
-one connection per node; a stopped node's keys answer errors until twemproxy ejects it (it never
-retries: the test retries them, as a client must), then live on the survivors, while no other key
-moves; after the node restarts, twemproxy's retry puts it back on the ring and its keys return.
+nodes' RESP ports as its servers, server_retry_timeout 1 s instead of 5 s and timeout 10 s instead
+of 1 s): placement, spread, one connection per node; a stopped node's keys answer errors until
+twemproxy ejects it (it never retries: the test retries them, as a client must), then live on the
+survivors, while no other key moves; after the node restarts, twemproxy's retry puts it back on
+the ring and its keys return.
 Further tests: 1,000 commands in one write, all answered in order; MSET, MGET, DEL, UNLINK split
 across nodes (and EXISTS, which twemproxy does not split); the commands twemproxy refuses, which
 close the client's connection though kvd itself serves them.
@@ -72,6 +73,9 @@ TEST_TIMEOUT = 150       # whole-test watchdog (seconds); a run takes ~10-20 s p
 HAPROXY_CHECKS = ("inter 1s fall 2 rise 2", "inter 200ms fall 2 rise 1")
 NGINX_FAIL_TIMEOUT = 1  # seconds; the template says fail_timeout=5s (max_fails is kept)
 TWEMPROXY_RETRY_MS = (5000, 1000)  # server_retry_timeout: the template's, the test's
+# timeout: the template's, the test's. Longer in the test so that a test machine under load cannot
+# make a live node's reply late enough to count as a failure (no test needs a request to time out)
+TWEMPROXY_TIMEOUT_MS = (1000, 10000)
 TWEMPROXY_FAILURE_LIMIT = 2        # the template's server_failure_limit (kept)
 
 
@@ -160,6 +164,9 @@ def render_twemproxy(resp_ports: list[int], listen_port: int) -> str:
     text = _sub1(r"^([ \t]*server_retry_timeout: )%d$" % TWEMPROXY_RETRY_MS[0],
                  r"\g<1>%d" % TWEMPROXY_RETRY_MS[1], text,
                  f"'server_retry_timeout: {TWEMPROXY_RETRY_MS[0]}' line")
+    text = _sub1(r"^([ \t]*timeout: )%d$" % TWEMPROXY_TIMEOUT_MS[0],
+                 r"\g<1>%d" % TWEMPROXY_TIMEOUT_MS[1], text,
+                 f"'timeout: {TWEMPROXY_TIMEOUT_MS[0]}' line")
     _sub1(r"^[ \t]*server_failure_limit: %d$" % TWEMPROXY_FAILURE_LIMIT, "", text,
           f"'server_failure_limit: {TWEMPROXY_FAILURE_LIMIT}' line")  # what the test assumes
     return text
@@ -760,7 +767,8 @@ def resp_key(path: str) -> str:
                  "NUTCRACKER_BIN)")
 class TwemproxyClusterTest(_NodesBase, unittest.TestCase):
     """Three kvd nodes (each with --resp-port) behind twemproxy, deploy/twemproxy/nutcracker.yml
-    rendered for the test's ports with server_retry_timeout 1 s instead of 5 s."""
+    rendered for the test's ports with server_retry_timeout 1 s instead of 5 s (and timeout 10 s
+    instead of 1 s)."""
     proxy_kind = "twemproxy"
 
     def start_twemproxy_cluster(self) -> tuple[list[Kvd], list[int], Proxy]:
