@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
-# Runs a local kvd cluster: N kvd nodes behind HAProxy or nginx (consistent hashing on the key),
-# until Ctrl-C or SIGTERM, then stops everything it started, by PID.
+# Runs a local kvd cluster: N kvd nodes behind HAProxy or nginx (HTTP) or twemproxy (RESP, the
+# Redis protocol), consistent hashing on the key, until Ctrl-C or SIGTERM, then stops everything
+# it started, by PID.
 #
-#   scripts/ops/cluster.sh [--nodes N] [--base-port P] [--proxy haproxy|nginx] [--proxy-port Q]
-#                      [--proxy-bind ADDR] [-- KVD_FLAGS...]
+#   scripts/ops/cluster.sh [--nodes N] [--base-port P] [--proxy haproxy|nginx|twemproxy]
+#                      [--proxy-port Q] [--proxy-bind ADDR] [--resp-base-port R]
+#                      [--stats-port S] [-- KVD_FLAGS...]
 #
-# Defaults: 3 nodes on 127.0.0.1:8081..8083, haproxy on 127.0.0.1:8080. Flags after `--` go to
-# every kvd (e.g. `-- --ttl=1m --max-memory=1G`). KVD_BIN selects the kvd binary (default: ./kvd,
-# built with `make kvd` when it is missing or out of date); HAPROXY_BIN / NGINX_BIN the proxy's.
+# Defaults: 3 nodes on 127.0.0.1:8081..8083, haproxy on 127.0.0.1:8080. With twemproxy the nodes
+# also serve RESP on 127.0.0.1:R.. (--resp-base-port, default 6381; the proxy's servers), the
+# proxy listens on 6380 unless --proxy-port says otherwise, and its JSON stats on port S
+# (--stats-port, default 22222). Flags after `--` go to every kvd (e.g. `-- --ttl=1m
+# --max-memory=1G`); behind twemproxy the nodes get --idle-timeout=1h first (twemproxy counts a
+# node closing an idle connection as a failure), which such flags can override. KVD_BIN selects
+# the kvd binary (default: ./kvd, built with `make kvd` when it is missing or out of date);
+# HAPROXY_BIN / NGINX_BIN / NUTCRACKER_BIN the proxy's.
 #
-# The proxy configuration is deploy/haproxy/haproxy.cfg or deploy/nginx/nginx.conf rendered for
-# the chosen ports (server list between the "BEGIN/END kvd servers" markers, bind/listen line,
-# haproxy's stats socket) into a temporary directory that also holds the logs of every
-# process; nothing outside it is written. The directory is removed on exit.
+# The proxy configuration is deploy/haproxy/haproxy.cfg, deploy/nginx/nginx.conf or
+# deploy/twemproxy/nutcracker.yml rendered for the chosen ports (server list between the
+# "BEGIN/END kvd servers" markers, bind/listen line, haproxy's stats socket) into a temporary
+# directory that also holds the logs of every process; nothing outside it is written. The
+# directory is removed on exit.
 set -euo pipefail
 set -m  # every background job gets its own process group: Ctrl-C reaches only this script,
         # which then stops the jobs in order (and, by group id, nginx's workers if need be)
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-nodes=3 base_port=8081 proxy=haproxy proxy_port=8080 proxy_bind=127.0.0.1
+nodes=3 base_port=8081 proxy=haproxy proxy_port='' proxy_bind=127.0.0.1 resp_base_port=6381
+stats_port=22222
 kvd_flags=()
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit "${1:-0}"; }
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 need_int() { [[ $2 =~ ^[0-9]+$ ]] || die "$1 needs a number, got '$2'"; }
 
@@ -37,17 +46,30 @@ while [ $# -gt 0 ]; do
     --proxy-port=*) proxy_port=${1#*=}; need_int --proxy-port "$proxy_port"; shift ;;
     --proxy-bind) proxy_bind=${2-}; shift 2 ;;
     --proxy-bind=*) proxy_bind=${1#*=}; shift ;;
+    --resp-base-port) need_int "$1" "${2-}"; resp_base_port=$2; shift 2 ;;
+    --resp-base-port=*) resp_base_port=${1#*=}; need_int --resp-base-port "$resp_base_port"; shift ;;
+    --stats-port) need_int "$1" "${2-}"; stats_port=$2; shift 2 ;;
+    --stats-port=*) stats_port=${1#*=}; need_int --stats-port "$stats_port"; shift ;;
     -h|--help) usage 0 ;;
     --) shift; kvd_flags=("$@"); break ;;
     *) echo "cluster.sh: unknown argument '$1'" >&2; usage 2 ;;
   esac
 done
 [ "$nodes" -ge 1 ] || die "--nodes must be at least 1"
+[ -n "$proxy_port" ] || { [ "$proxy" = twemproxy ] && proxy_port=6380 || proxy_port=8080; }
 last_port=$((base_port + nodes - 1))
 if [ "$base_port" -lt 1 ] || [ "$last_port" -gt 65535 ]; then die "ports $base_port..$last_port out of range"; fi
-if [ "$proxy_port" -ge "$base_port" ] && [ "$proxy_port" -le "$last_port" ]; then
-  die "--proxy-port $proxy_port is one of the node ports $base_port..$last_port"
+# Every port this run listens on, to check they are distinct (and, below, free).
+ports=("$proxy_port")
+for ((i = 0; i < nodes; i++)); do ports+=($((base_port + i))); done
+if [ "$proxy" = twemproxy ]; then
+  resp_last=$((resp_base_port + nodes - 1))
+  if [ "$resp_base_port" -lt 1 ] || [ "$resp_last" -gt 65535 ]; then die "RESP ports $resp_base_port..$resp_last out of range"; fi
+  for ((i = 0; i < nodes; i++)); do ports+=($((resp_base_port + i))); done
+  ports+=("$stats_port")
 fi
+dup=$(printf '%s\n' "${ports[@]}" | sort | uniq -d | head -1)
+[ -z "$dup" ] || die "port $dup is used twice (node ports $base_port..$last_port${resp_last:+, RESP ports $resp_base_port..$resp_last}, --proxy-port $proxy_port${resp_last:+, --stats-port $stats_port})"
 
 find_bin() {  # env-var-name binary-name
   local v=${!1-}
@@ -61,7 +83,9 @@ case $proxy in
            proxy_bin=$(find_bin HAPROXY_BIN haproxy) || die "haproxy not found: apt-get install haproxy" ;;
   nginx)   template=$ROOT/deploy/nginx/nginx.conf
            proxy_bin=$(find_bin NGINX_BIN nginx) || die "nginx not found: apt-get install nginx-light" ;;
-  *) die "--proxy must be haproxy or nginx, not '$proxy'" ;;
+  twemproxy) template=$ROOT/deploy/twemproxy/nutcracker.yml
+           proxy_bin=$(find_bin NUTCRACKER_BIN nutcracker) || die "nutcracker not found: apt-get install nutcracker" ;;
+  *) die "--proxy must be haproxy, nginx or twemproxy, not '$proxy'" ;;
 esac
 [ -f "$template" ] || die "missing $template"
 
@@ -80,8 +104,8 @@ fi
 # A port something already listens on would be shared (kvd binds with SO_REUSEPORT) or refused:
 # check first, and say which.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in $(seq "$base_port" "$last_port") "$proxy_port"; do
-  port_busy "$p" && die "port $p is already in use (choose --base-port/--proxy-port)"
+for p in "${ports[@]}"; do
+  port_busy "$p" && die "port $p is already in use (choose --base-port/--proxy-port${resp_last:+/--resp-base-port/--stats-port})"
 done
 
 # GET path on 127.0.0.1:port is a 200 (bash's /dev/tcp: no curl needed)
@@ -92,6 +116,16 @@ http_ok() {
   IFS= read -r -t 2 line <&3 || line=
   exec 3<&-
   [[ $line == "HTTP/1.1 200"* ]]
+}
+# PING over RESP on 127.0.0.1:port answers +PONG
+resp_ok() {
+  local line
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  # shellcheck disable=SC2016  # $4 is RESP's, not the shell's
+  printf '*1\r\n$4\r\nPING\r\n' >&3 || { exec 3<&-; return 1; }
+  IFS= read -r -t 2 line <&3 || line=
+  exec 3<&-
+  [[ $line == "+PONG"* ]]
 }
 
 run=$(mktemp -d /tmp/kvd-cluster.XXXXXX)
@@ -130,13 +164,15 @@ trap 'exit 0' INT TERM HUP
 
 # Start the nodes.
 for ((i = 0; i < nodes; i++)); do
-  p=$((base_port + i))
-  "$kvd" --port="$p" --bind=127.0.0.1 "${kvd_flags[@]}" </dev/null >"$run/kvd-$p.log" 2>&1 &
+  p=$((base_port + i)) resp=()
+  [ "$proxy" = twemproxy ] && resp=(--resp-port=$((resp_base_port + i)) --idle-timeout=1h)
+  "$kvd" --port="$p" --bind=127.0.0.1 "${resp[@]}" "${kvd_flags[@]}" </dev/null >"$run/kvd-$p.log" 2>&1 &
   pids+=($!) names+=("kvd :$p")
 done
 for ((i = 0; i < nodes; i++)); do
   p=$((base_port + i)) t=0
-  until http_ok "$p" /healthz 2>/dev/null; do
+  until http_ok "$p" /healthz 2>/dev/null &&
+        { [ "$proxy" != twemproxy ] || resp_ok $((resp_base_port + i)) 2>/dev/null; }; do
     kill -0 "${pids[i]}" 2>/dev/null || { cat "$run/kvd-$p.log" >&2; die "kvd on port $p exited"; }
     [ $t -ge 100 ] && { cat "$run/kvd-$p.log" >&2; die "kvd on port $p not ready after 10s"; }
     sleep 0.1; t=$((t + 1))
@@ -149,6 +185,10 @@ servers=$run/servers
 if [ "$proxy" = haproxy ]; then
   for ((i = 0; i < nodes; i++)); do
     echo "server kvd$((i + 1)) 127.0.0.1:$((base_port + i))" >>"$servers"
+  done
+elif [ "$proxy" = twemproxy ]; then
+  for ((i = 0; i < nodes; i++)); do
+    echo "- 127.0.0.1:$((resp_base_port + i)):1 kvd$((i + 1))" >>"$servers"
   done
 else
   params=$(sed -nE 's/^[[:space:]]*server 127\.0\.0\.1:[0-9]+ (.*);$/\1/p' "$template" | head -1)
@@ -167,13 +207,20 @@ render() {
     !skip { print }' "$template" |
   sed -E "s|^([[:space:]]*)bind [^[:space:]]+|\1bind $proxy_bind:$proxy_port|
           s|^([[:space:]]*)stats socket [^[:space:]]+|\1stats socket $run/haproxy.sock|
-          s|^([[:space:]]*)listen [^[:space:];]+|\1listen $proxy_bind:$proxy_port|"
+          s|^([[:space:]]*)listen [^[:space:];]+|\1listen $proxy_bind:$proxy_port|
+          s|^([[:space:]]*)listen: [^[:space:]]+|\1listen: $proxy_bind:$proxy_port|"
 }
 if [ "$proxy" = haproxy ]; then
   conf=$run/haproxy.cfg
   render >"$conf"
   "$proxy_bin" -c -q -f "$conf" >"$run/check.log" 2>&1 || { cat "$run/check.log" >&2; die "haproxy rejected $conf"; }
   "$proxy_bin" -f "$conf" -db </dev/null >"$run/haproxy.log" 2>&1 &
+elif [ "$proxy" = twemproxy ]; then
+  conf=$run/nutcracker.yml
+  render >"$conf"
+  "$proxy_bin" -t -c "$conf" >"$run/check.log" 2>&1 || { cat "$run/check.log" >&2; die "nutcracker rejected $conf"; }
+  # -i: the stats port's counters are refreshed every second (default 30 s)
+  "$proxy_bin" -c "$conf" -a "$proxy_bind" -s "$stats_port" -i 1000 </dev/null >"$run/twemproxy.log" 2>&1 &
 else
   conf=$run/nginx.conf
   render >"$conf"
@@ -181,8 +228,11 @@ else
   "$proxy_bin" -p "$run/" -c "$conf" -g 'daemon off;' </dev/null >"$run/nginx.log" 2>&1 &
 fi
 pids+=($!) names+=("$proxy :$proxy_port")
+proxy_ok() {
+  if [ "$proxy" = twemproxy ]; then resp_ok "$proxy_port"; else http_ok "$proxy_port" /healthz; fi
+}
 t=0
-until http_ok "$proxy_port" /healthz 2>/dev/null; do
+until proxy_ok 2>/dev/null; do
   kill -0 "${pids[-1]}" 2>/dev/null || { cat "$run/$proxy.log" >&2; die "$proxy exited"; }
   [ $t -ge 100 ] && { cat "$run/$proxy.log" >&2; die "$proxy not ready after 10s"; }
   sleep 0.1; t=$((t + 1))
@@ -190,7 +240,26 @@ done
 
 host=$proxy_bind
 [ "$host" = 0.0.0.0 ] && host=127.0.0.1
-cat <<EOF
+if [ "$proxy" = twemproxy ]; then
+  cat <<EOF
+kvd cluster: $nodes node(s) on 127.0.0.1:$base_port..$last_port (RESP :$resp_base_port..$resp_last) behind twemproxy on $proxy_bind:$proxy_port
+  nodes: $(for ((i = 0; i < nodes; i++)); do printf ':%s (pid %s)  ' $((base_port + i)) "${pids[i]}"; done)
+  twemproxy: pid ${pids[-1]}, configuration $conf, stats on $proxy_bind:$stats_port
+  logs:  $run/ (removed on exit)
+
+Use the proxy like one Redis (each key lives on one node, chosen by consistent hashing of the key):
+  redis-cli -h $host -p $proxy_port set k1 v1
+  redis-cli -h $host -p $proxy_port get k1
+  redis-cli -h $host -p $proxy_port mget k1 k2 k3      # twemproxy splits it per node
+  for p in \$(seq $base_port $last_port); do echo ":\$p \$(curl -s 127.0.0.1:\$p/k1)"; done   # which node holds k1
+
+twemproxy refuses INFO, DBSIZE, SELECT, CONFIG, ... (it closes the connection): ask each node.
+  for p in \$(seq $base_port $last_port); do echo ":\$p \$(curl -s 127.0.0.1:\$p/size)"; done
+  for p in \$(seq $base_port $last_port); do curl -s 127.0.0.1:\$p/metrics | grep '^cache_size'; done
+  timeout 1 cat </dev/tcp/$host/$stats_port; echo    # twemproxy's counters per node (JSON)
+EOF
+else
+  cat <<EOF
 kvd cluster: $nodes node(s) on 127.0.0.1:$base_port..$last_port behind $proxy on $proxy_bind:$proxy_port
   nodes: $(for ((i = 0; i < nodes; i++)); do printf ':%s (pid %s)  ' $((base_port + i)) "${pids[i]}"; done)
   $proxy: pid ${pids[-1]}, configuration $conf
@@ -205,6 +274,7 @@ Use the proxy like one kvd (each key lives on one node, chosen by consistent has
   for p in \$(seq $base_port $last_port); do echo ":\$p \$(curl -s 127.0.0.1:\$p/size)"; done
   for p in \$(seq $base_port $last_port); do curl -s 127.0.0.1:\$p/metrics | grep '^cache_size'; done
 EOF
+fi
 if [ "$proxy" = haproxy ]; then
   cat <<EOF
   echo "show stat" | socat - UNIX-CONNECT:$run/haproxy.sock | cut -d, -f1,2,18   # node states (apt-get install socat)
