@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared pieces of the benchmark scripts (scripts/bench/bench.sh, cost.sh, memory.sh, crosscheck.sh,
-# expiry_spike.sh, lookaside.sh, sizeshift.sh; monitor.sh and plot_run.sh use need_pkgs). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
+# expiry_spike.sh, lookaside.sh, sizeshift.sh, resp_bench.sh; monitor.sh and plot_run.sh use need_pkgs). Sourced, never run: `. "$(dirname "$0")/lib/common.sh"`. Defining the
 # functions is all that sourcing does; plain bash, safe under `set -euo pipefail`.
 #
 # Set up
@@ -42,9 +42,9 @@
 #                        port (as root: with -u root), logging to $tmp/memcached.log, and waits
 #                        until it accepts connections; sets MEMCACHED_PID and MEMCACHED_PORT.
 #                        Exits 1 (printing the log) if it dies first
-#   run_floor [WRAPPER...]
-#                        starts `WRAPPER... build/kvfloor --port=0` (a copy in $tmp; `make` builds
-#                        it) logging to $tmp/floor.log and waits for its start line; sets
+#   run_floor [WRAPPER...] [-- ARG...]
+#                        starts `WRAPPER... build/kvfloor --port=0 ARG...` (a copy in $tmp; `make`
+#                        builds it; `--resp` for RESP) logging to $tmp/floor.log and waits for its start line; sets
 #                        FLOOR_PID and FLOOR_PORT. Exits 1 (printing the log) if it dies first
 #   floor_count          the requests kvfloor has answered so far (it prints them on SIGUSR1)
 #   started_port PID LOG SECS
@@ -220,8 +220,11 @@ run_memcached() {
 }
 
 run_floor() {
+  local wrap=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do wrap+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
   cp "$ROOT/build/kvfloor" "$tmp/kvfloor"
-  "$@" "$tmp/kvfloor" --port=0 >"$tmp/floor.log" &
+  "${wrap[@]}" "$tmp/kvfloor" --port=0 "$@" >"$tmp/floor.log" &
   FLOOR_PID=$!
   pids+=("$FLOOR_PID")
   FLOOR_PORT=$(started_port "$FLOOR_PID" "$tmp/floor.log" 5) || exit 1
