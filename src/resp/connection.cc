@@ -34,6 +34,11 @@ std::string PeerAddress(int fd) {
   return {};
 }
 
+bool EqualsQuit(std::string_view name) {
+  return name.size() == 4 && (name[0] | 0x20) == 'q' && (name[1] | 0x20) == 'u' && (name[2] | 0x20) == 'i' &&
+         (name[3] | 0x20) == 't';
+}
+
 }  // namespace
 
 ConnectionFactory::ConnectionFactory(const Config* config, const Commands* commands,
@@ -70,8 +75,12 @@ bool Connection::RequestStalled(uint64_t now_ms) const {
 Connection::FeedResult Connection::Feed(const char* data, size_t n) {
   last_byte_ms_ = reactor().now_ms();
   RequestParser::Result r = parser_.Feed(data, n);
+  // The deferred commands' views point into `data`: they are run before it goes.
+  RunDeferred();
   switch (r.status) {
-    case RequestParser::Status::kOk: return {Parsed::kAll, n};
+    case RequestParser::Status::kOk:
+      // Past the output limit: read no more until it drains.
+      return {MayAnswer() ? Parsed::kAll : Parsed::kPaused, n};
     case RequestParser::Status::kPaused: return {Parsed::kPaused, r.consumed};
     case RequestParser::Status::kError: break;
   }
@@ -87,8 +96,40 @@ bool Connection::Resume() {
 void Connection::OnFlushed() { parser_.ShrinkIfIdle(kKeepParserBytes); }
 
 bool Connection::OnCommand(Args args) {
+  const Commands& cmds = *resp_->commands_;
+  if (parser_.borrowed() && !cmds.AuthRequired(session_) && n_deferred_ < kMaxDeferred &&
+      deferred_at_[n_deferred_] + args.size() <= kMaxDeferredArgs && !EqualsQuit(args[0])) {
+    size_t at = deferred_at_[n_deferred_];
+    std::copy(args.begin(), args.end(), deferred_args_ + at);
+    deferred_key_[n_deferred_] = cmds.Prefetch(args);
+    deferred_at_[++n_deferred_] = at + args.size();
+    if (n_deferred_ == kMaxDeferred) RunDeferred();
+    return !discarding() && MayAnswer();
+  }
+  RunDeferred();
+  return Run(args, nullptr);
+}
+
+void Connection::RunDeferred() {
+  if (n_deferred_ == 0) return;
+  // The table memory was prefetched as each command was parsed; by now it has arrived, so the
+  // entries can be prefetched too, all before the first command needs one.
+  if (n_deferred_ > 1) {
+    for (size_t i = 0; i < n_deferred_; ++i) {
+      if (!deferred_key_[i].key.empty()) resp_->commands_->PrefetchEntry(deferred_key_[i]);
+    }
+  }
+  const size_t n = n_deferred_;
+  n_deferred_ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Args args(deferred_args_ + deferred_at_[i], deferred_at_[i + 1] - deferred_at_[i]);
+    Run(args, deferred_key_[i].key.empty() ? nullptr : &deferred_key_[i]);
+  }
+}
+
+bool Connection::Run(Args args, const store::HashedKey* key) {
   net::Reactor& r = reactor();
-  Commands::Context ctx{r.now_ms(), &out(), &r.m(), &resp_->stats_, &resp_->scratch_, &session_};
+  Commands::Context ctx{r.now_ms(), &out(), &r.m(), &resp_->stats_, &resp_->scratch_, &session_, key};
   resp_->commands_->Handle(args, ctx);
   if (session_.quit) {
     CloseAfterResponse();
