@@ -90,7 +90,8 @@ fuzz: fuzz-regress
 # ThreadSanitizer: the multi-reactor integration tests against a SAN=thread kvd. TSan reports go
 # to files (log_path), which are checked after the run; exitcode=0 keeps kvd's exit status as
 # the tests expect it.
-TSAN_TESTS ?= test_concurrency test_kvbench test_shutdown test_metrics DataSafety
+# The filters are substrings of test ids: "test_resp." keeps its dot, or test_http.HttpTest.test_responses_... matches.
+TSAN_TESTS ?= test_concurrency test_kvbench test_shutdown test_metrics DataSafety test_resp.
 TSAN_LOG   := build/san-thread/tsan-logs
 tsan-test:
 	$(MAKE) --no-print-directory SAN=thread build/san-thread/kvd
