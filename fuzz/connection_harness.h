@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "harness_common.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "http/uri.h"
@@ -64,18 +65,6 @@
 #include "util/buffer.h"
 
 namespace kvd::fuzz {
-
-// splitmix64: small, deterministic, good enough to cut inputs.
-struct SplitRng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  size_t Range(size_t lo, size_t hi) { return lo + size_t(Next() % (hi - lo + 1)); }  // [lo, hi]
-};
 
 struct ConnOptions {
   size_t max_piece = 1;        // client write sizes are 1..max_piece
@@ -312,23 +301,6 @@ inline bool SameFatalError(const Parsed& a, const Parsed& b) {
   if (!size_limit(a.status) && !size_limit(b.status)) return false;
   size_t ea = a.head.find("\r\n"), eb = b.head.find("\r\n");
   return a.head.substr(ea) == b.head.substr(eb);  // the same headers after the status line
-}
-
-// The fd number the next descriptor will get (the lowest free one).
-inline int NextFd() {
-  int fd = ::dup(0);
-  if (fd < 0) fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) ::close(fd);
-  return fd;
-}
-
-inline bool IsEpollFd(int fd) {
-  char path[64], link[64];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  ssize_t n = ::readlink(path, link, sizeof link - 1);
-  if (n <= 0) return false;
-  link[n] = 0;
-  return std::strcmp(link, "anon_inode:[eventpoll]") == 0;
 }
 
 // Runs one input. "" when every check passes, else a description of the failure.

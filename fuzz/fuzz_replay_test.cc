@@ -1,6 +1,6 @@
 // Replays the fuzz corpora through the fuzz harnesses in the ordinary unit-test binary, so
 // `make test` (g++, no libFuzzer) re-checks every seed and every input that once found a bug:
-// fuzz/corpus/{connection,uri}/ (seeds) and fuzz/corpus/regressions/{connection,uri}/
+// fuzz/corpus/{connection,uri,resp}/ (seeds) and fuzz/corpus/regressions/{connection,uri,resp}/
 // (crashes found by `make fuzz`, kept after the fix). Paths are relative to the repository root,
 // where tests/run.sh and `make unit` run the binary.
 #include <doctest/doctest.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "connection_harness.h"
+#include "resp_harness.h"
 #include "uri_harness.h"
 
 namespace {
@@ -61,4 +62,9 @@ TEST_CASE("fuzz corpus: connection seeds and regressions replay cleanly") {
 TEST_CASE("fuzz corpus: uri seeds and regressions replay cleanly") {
   Replay("uri", kvd::fuzz::RunUriCase, 10);
   Replay("regressions/uri", kvd::fuzz::RunUriCase, 0);
+}
+
+TEST_CASE("fuzz corpus: resp seeds and regressions replay cleanly") {
+  Replay("resp", kvd::fuzz::RunRespCase, 20);
+  Replay("regressions/resp", kvd::fuzz::RunRespCase, 0);
 }

@@ -3,7 +3,7 @@
 #   make fuzz [FUZZ_SECONDS=60]   build the libFuzzer targets with clang (ASan+UBSan) into
 #                                 build/fuzz/, replay fuzz/corpus/regressions/, then fuzz
 #                                 each target for FUZZ_SECONDS
-#   make fuzz-build               only build build/fuzz/{connection,uri}_fuzz
+#   make fuzz-build               only build build/fuzz/{connection,uri,resp}_fuzz
 #   make fuzz-regress             only replay the seeds and regressions (no fuzzing)
 #   make tsan-test                build kvd with SAN=thread (build/san-thread/) and run the
 #                                 multi-reactor integration tests against it; fails on any
@@ -27,7 +27,7 @@ FUZZ_DIR      := build/fuzz
 FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CXXFLAGS := -O1 -g -std=c++20 -Wall -Wno-unused-parameter -MMD -MP -Isrc -DKVD_VERSION='"$(VERSION)"' \
                  -I$(LLHTTP_INC) $(PKG_CFLAGS) $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link
-FUZZ_TARGETS  := connection uri
+FUZZ_TARGETS  := connection uri resp
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(FUZZ_DIR)/%.o,$(LIB_SRCS))
 FUZZ_LLHTTP_OBJS := $(addprefix $(FUZZ_DIR)/llhttp/,api.o http.o llhttp.o)
@@ -90,7 +90,8 @@ fuzz: fuzz-regress
 # ThreadSanitizer: the multi-reactor integration tests against a SAN=thread kvd. TSan reports go
 # to files (log_path), which are checked after the run; exitcode=0 keeps kvd's exit status as
 # the tests expect it.
-TSAN_TESTS ?= test_concurrency test_kvbench test_shutdown test_metrics DataSafety
+# The filters are substrings of test ids: "test_resp." keeps its dot, or test_http.HttpTest.test_responses_... matches.
+TSAN_TESTS ?= test_concurrency test_kvbench test_shutdown test_metrics DataSafety test_resp.
 TSAN_LOG   := build/san-thread/tsan-logs
 tsan-test:
 	$(MAKE) --no-print-directory SAN=thread build/san-thread/kvd

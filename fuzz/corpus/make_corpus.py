@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Writes the fuzz seed corpora: fuzz/corpus/connection/ and fuzz/corpus/uri/.
+"""Writes the fuzz seed corpora: fuzz/corpus/connection/, fuzz/corpus/uri/ and fuzz/corpus/resp/.
 
     python3 fuzz/corpus/make_corpus.py        # rewrites the seeds (idempotent)
 
 Connection seeds are a 4-byte prefix (byte 0: options, bytes 1-3: split seed; see
 fuzz/connection_harness.h) followed by requests like those of tests/integration: the API,
 pipelines, chunked bodies, Expect, and the malformed inputs of the README's Errors table.
-Uri seeds are one option byte and a target, query or TTL. File names are the content's SHA-1, as
+Uri seeds are one option byte and a target, query or TTL. Resp seeds have the connection seeds'
+layout (fuzz/resp_harness.h) and carry RESP2 commands: multibulk and inline, every command kvd
+has with its options and errors, pipelines, QUIT, AUTH, and framing errors. File names are the content's SHA-1, as
 libFuzzer names what it finds. fuzz/corpus/regressions/ is not touched: inputs there come
 from crashes `make fuzz` found.
 """
@@ -181,6 +183,110 @@ URIS: list[bytes] = [
 ]
 
 
+def mb(*args: bytes | str) -> bytes:
+    """One command as a multibulk, as client libraries send it."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b"$%d\r\n" % len(a) + a + b"\r\n"
+    return out
+
+
+def mbs(*commands: str) -> bytes:
+    """Commands given as space-separated words, each as a multibulk."""
+    return b"".join(mb(*c.split(" ")) for c in commands)
+
+
+RESP: list[bytes] = [
+    # connection commands
+    mbs("PING", "PING hello", "ECHO hi", "ping a b", "echo", "SELECT 0", "SELECT 1", "select abc"),
+    mb("ECHO", b"") + mb("PING", b"") + mb("ECHO", bytes(range(256))),
+    mbs("HELLO", "HELLO 2", "HELLO 3", "HELLO abc", "HELLO 2 SETNAME me", "HELLO 2 AUTH default s3cret",
+        "HELLO 2 AUTH default wrong", "HELLO 2 FOO", "CLIENT GETNAME"),
+    mbs("CLIENT SETNAME conn1", "CLIENT GETNAME", "CLIENT ID", "CLIENT INFO", "CLIENT SETNAME",
+        "CLIENT SETINFO lib-name redis-py", "CLIENT SETINFO lib-ver 1.0", "CLIENT SETINFO foo x",
+        "CLIENT HELP", "CLIENT NOPE", "CLIENT") + mb("CLIENT", "SETNAME", "a b"),
+    mbs("AUTH s3cret", "GET k", "AUTH default s3cret", "AUTH wrong", "AUTH a b c", "AUTH nobody s3cret"),
+    mbs("GET k", "PING", "AUTH wrong", "GET k", "AUTH s3cret", "SET k v", "GET k", "QUIT"),
+    mbs("SET a 1", "QUIT", "SET b 2", "GET a"),
+    mbs("QUIT extra args") + b"PING\r\n",
+    # strings and SET's options
+    mbs("SET k v", "GET k", "SET k v2 XX", "SET n v XX", "SET k v3 NX", "SET m v NX", "GET k", "GET m"),
+    mbs("SET k v EX 100", "TTL k", "PTTL k", "SET k v PX 1500", "PTTL k", "SET k v KEEPTTL", "PTTL k",
+        "SET k w GET", "SET k x NX GET", "SET k y XX GET", "SET q z GET", "SET k v EX 10 EX 20", "TTL k"),
+    mbs("SET k v EX 10 PX 5", "SET k v NX XX", "SET k v EX 0", "SET k v EX -1", "SET k v EX abc",
+        "SET k v EX", "SET k v KEEPTTL EX 10", "SET k v FOO", "SET k v EXAT 99999999999", "SET k v PXAT 1",
+        "SET k v PX 2073600001", "SET k v EX 9223372036854775807", "SET k", "GET", "GET a b"),
+    mbs("SET " + "k" * 9 + " v", "SET " + "k" * 251 + " v", "GET " + "k" * 251) + mb("SET", "", "v") + mb("GET", ""),
+    mb("SET", "big", b"x" * 65) + mb("SET", "big", b"y" * 2000) + mb("GET", "big") + mb("SET", "bin", b"a\0b\r\nc") + mb("GET", "bin"),
+    # keys and expiry
+    mbs("SET a 1", "SET b 2", "DEL a a b c", "EXISTS a b", "SET a 1", "EXISTS a a b", "UNLINK a nope", "DEL", "EXISTS", "DBSIZE"),
+    mbs("SET e 1", "EXPIRE e 100", "TTL e", "PEXPIRE e 1500", "PTTL e", "EXPIRE e 0", "EXISTS e", "TTL e", "PTTL e",
+        "SET e 1", "EXPIRE e 100 NX", "EXPIRE e 100 XX", "EXPIRE e 50 GT", "EXPIRE e 500 GT", "EXPIRE e 10 LT",
+        "EXPIRE e 10 NX XX", "EXPIRE e 10 GT LT", "EXPIRE e 10 FOO", "EXPIRE e abc", "EXPIRE e 2073601",
+        "PEXPIRE e 9223372036854775807", "EXPIRE e -5 LT", "PERSIST e", "PERSIST", "EXPIRE nokey 10"),
+    # counters
+    mbs("INCR n", "INCRBY n 9223372036854775806", "INCR n", "GET n", "INCRBY n abc", "INCRBY n 1.5",
+        "INCRBY n -0", "INCRBY n 01", "DECRBY x -9223372036854775808", "DECRBY x 9223372036854775807",
+        "DECR x", "DECR x", "INCRBY y -9223372036854775808", "DECR y", "SET s abc", "INCR s", "DECR s",
+        "INCR", "INCR a b", "INCRBY z", "DECRBY z -10"),
+    mbs("MSET a 1 b 2", "MGET a b c a", "MSET a", "MSET a 1 b", "MGET", "DBSIZE", "DBSIZE x"),
+    # server commands
+    mbs("INFO", "INFO server", "INFO clients memory", "INFO stats keyspace", "INFO commandstats", "INFO everything", "INFO nosuch"),
+    mbs("COMMAND COUNT", "COMMAND INFO get set config|get nosuch", "COMMAND DOCS get", "COMMAND LIST",
+        "COMMAND LIST FILTERBY x", "COMMAND HELP", "COMMAND NOPE"),
+    mbs("COMMAND", "COMMAND DOCS", "COMMAND INFO"),
+    mbs("CONFIG GET *", "CONFIG GET save appendonly", "CONFIG GET max*", "CONFIG GET [ab]*", "CONFIG SET save x",
+        "CONFIG HELP", "CONFIG", "CONFIG NOPE"),
+    mbs("FOO", "FOO bar baz", "get|x k", "FLUSHALL", "KEYS *") + mb("FOO", "a" * 200, "b" * 200),
+    # pipelines
+    b"".join(mb("SET", f"p{i}", "v" * (i * 7 % 90)) for i in range(40)) + b"".join(mb("GET", f"p{i}") for i in range(40)),
+    b"".join(mb("INCR", "c") for i in range(100)) + mb("GET", "c"),
+    mb("SET", "v", b"z" * 3000) + mb("GET", "v") * 30,
+    mb("MSET", *[f"m{i}" for i in range(60)]) + mb("MGET", *[f"m{i}" for i in range(0, 60, 2)]),
+    # inline commands, as telnet and nc users send them
+    b"PING\r\nPING\nECHO hello\r\nSET k \"a b\"\r\nGET k\r\n",
+    b"SET k 'it\\'s'\r\nGET k\r\nSET h \"\\x41\\x42\\n\\t\\\\\"\r\nGET h\r\n",
+    b"\r\n   \r\n\t\nPING\r\n  set   k   v  \r\nget k\r\n",
+    b"SET k \"abc\r\nPING\r\n",
+    b"SET k \"abc\"def\r\nPING\r\n",
+    b"SET k 'abc\r\n",
+    b"SET k a\"b c\"\r\nGET k\r\n",
+    b"PING" + b" x" * 40 + b"\r\n" + b"GET " + b"k" * 300 + b"\r\n",
+    b"PING\r\n" + b"A" * 70000,
+    mb("SET", "k", "v") + b"GET k\r\n" + mb("GET", "k"),
+    # framing errors
+    b"*abc\r\n" + mb("SET", "after", "1"),
+    b"*1\r\n$-5\r\n" + mb("PING"),
+    b"*2\r\n$3\r\nGET\r\n+k\r\n",
+    b"*1\r\n$4\r\nPINGxx",
+    b"*1\r\n$4\r\nPING\rX",
+    b"*1\r\n$01\r\nP\r\n",
+    b"*01\r\n$4\r\nPING\r\n",
+    b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n",
+    b"*-2\r\n",
+    b"*1\r\n$99999999999999999999\r\n",
+    b"*99999999999\r\n",
+    b"*1\r\n$2000\r\n" + b"x" * 2000 + b"\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$70000\r\n" + b"v" * 200,
+    b"*11\r\n" + b"$1\r\nx\r\n" * 11,
+    b"*2\r\n$4\r\nAUTH\r\n$17000\r\n" + b"p" * 100,
+    b"*500\r\n" + b"$1\r\nx\r\n" * 500,
+    b"*1\r\n$4\nPING\r\n",
+    b"*1\n$4\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n*1\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nab",
+    b"*+1\r\n$4\r\nPING\r\n",
+    b"*1 \r\n$4\r\nPING\r\n",
+    b"$4\r\nPING\r\n",
+]
+RESP += [mbs("AUTH s3cret") + s for s in RESP[:30]]
+
+# Option bytes (RespOptions::FromByte): piece sizes 3/16/256/all, small output buffer, slow
+# reader, auth, small limits, no memory, more shards.
+RESP_OPTIONS = [0x00, 0x01, 0x02, 0x03, 0x06, 0x0d, 0x13, 0x23, 0x43, 0x83, 0x2e, 0x57, 0xb5, 0x3f]
+
+
 def write(dirname: str, blobs: list[bytes]) -> int:
     d = os.path.join(HERE, dirname)
     os.makedirs(d, exist_ok=True)
@@ -198,11 +304,17 @@ def main() -> None:
             conn.append(bytes([opt, i & 0xFF, 0x5A, 0xC3]) + s)
     conn = list(dict.fromkeys(conn))
     uri = list(dict.fromkeys(bytes([i & 3]) + u for i, u in enumerate(URIS)))
+    resp = []
+    for i, s in enumerate(RESP):
+        for opt in (0x03, RESP_OPTIONS[i % len(RESP_OPTIONS)], RESP_OPTIONS[(i * 5 + 2) % len(RESP_OPTIONS)]):
+            resp.append(bytes([opt, i & 0xFF, 0x3C, 0x96]) + s)
+    resp = list(dict.fromkeys(resp))
     n1 = write("connection", conn)
     n2 = write("uri", uri)
-    for sub in ("regressions/connection", "regressions/uri"):
+    n3 = write("resp", resp)
+    for sub in ("regressions/connection", "regressions/uri", "regressions/resp"):
         os.makedirs(os.path.join(HERE, sub), exist_ok=True)
-    print(f"wrote {n1} connection seeds, {n2} uri seeds")
+    print(f"wrote {n1} connection seeds, {n2} uri seeds, {n3} resp seeds")
 
 
 if __name__ == "__main__":

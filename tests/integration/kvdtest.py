@@ -14,6 +14,14 @@ Usage:
             c = self.connect()                          # a raw keep-alive connection
             c.send(kvdtest.build_request("GET", "/k1"))
             r = c.read_response()
+
+    class MyRespTest(kvdtest.KvdTestCase):
+        resp = True                          # also serve RESP (--resp-port=<a free port>)
+
+        def test_y(self):
+            c = self.resp_connect()                     # a raw RESP2 connection
+            self.assertEqual(c.command("SET", "k", "v"), "OK")
+            self.assertEqual(c.command("GET", "k"), b"v")
 """
 from __future__ import annotations
 
@@ -31,7 +39,7 @@ from dataclasses import dataclass, field
 KVD_BIN = os.environ.get("KVD_BIN", "/work/main/kvd")
 # Set by `make SAN=... test`: sanitizers keep freed memory in quarantine and add shadow memory, so
 # RSS bounds only hold for the plain build.
-SANITIZED = bool(os.environ.get("KVD_SAN"))
+SANITIZED = bool(os.environ.get("KVD_SAN")) or "/san-" in KVD_BIN  # tsan-test sets only KVD_BIN
 HOST = "127.0.0.1"
 SOCKET_TIMEOUT = 5.0   # every socket operation
 START_TIMEOUT = 10.0   # until "Starting server on <port>" appears
@@ -62,12 +70,53 @@ class KvdStartError(AssertionError):
     pass
 
 
+RESP_PORT_ATTEMPTS = 5
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the kernel's pick for 127.0.0.1:0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def listeners_of_others(port: int, pid: int) -> int:
+    """How many sockets listening on `port` (any address) do not belong to process `pid`."""
+    mine = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            mine.add(link[len("socket:["):-1])
+    others = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port and inode not in mine:
+                others += 1
+    return others
+
+
 class Kvd:
     """One kvd process on an ephemeral port (`--port=0 --bind=127.0.0.1`)."""
 
-    def __init__(self, flags: list[str] | None = None, binary: str | None = None):
+    def __init__(self, flags: list[str] | None = None, binary: str | None = None,
+                 resp: bool = False):
         self.binary = binary or KVD_BIN
-        self.flags = ["--port=0", "--bind=127.0.0.1"] + list(flags or [])
+        self.base_flags = ["--port=0", "--bind=127.0.0.1"] + list(flags or [])
+        self.flags = list(self.base_flags)
+        # --resp-port=0 means "off", so a RESP port cannot be left to the kernel: start() picks a
+        # free one (see free_port) and passes it.
+        self.resp = resp
+        self.resp_port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.stderr_lines: list[str] = []
@@ -82,6 +131,39 @@ class Kvd:
         if not os.path.isfile(self.binary) or not os.access(self.binary, os.X_OK):
             raise KvdStartError(f"kvd binary not found or not executable: {self.binary} "
                                 f"(set KVD_BIN or build it with `make kvd`)")
+        if not self.resp:
+            return self._start_once()
+        # The port free_port found can be taken before kvd binds it (by another test's client as
+        # its ephemeral port: kvd then exits with EADDRINUSE), or be shared: kvd binds with
+        # SO_REUSEPORT, so a listener of another process of this user on the same port is not an
+        # error but a silent split of the connections. Either way: another port.
+        for attempt in range(RESP_PORT_ATTEMPTS):
+            self.resp_port = free_port()
+            self.flags = self.base_flags + [f"--resp-port={self.resp_port}"]
+            try:
+                self._start_once()
+            except KvdStartError:
+                if "Address already in use" not in self.stderr() or attempt + 1 == RESP_PORT_ATTEMPTS:
+                    raise
+                self._reset()
+                continue
+            if listeners_of_others(self.resp_port, self.pid()) == 0:
+                return self
+            self.kill()
+            self._reset()
+        raise KvdStartError(f"no free RESP port for kvd after {RESP_PORT_ATTEMPTS} attempts")
+
+    def _reset(self) -> None:
+        """Forgets a failed start, for another attempt."""
+        self.proc = None
+        self.port = None
+        self.terminated_by_us = False
+        with self._lock:
+            self.stderr_lines = []
+            self.stdout_lines = []
+        self._threads = []
+
+    def _start_once(self) -> "Kvd":
         self.proc = subprocess.Popen(
             [self.binary] + self.flags,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -272,11 +354,22 @@ _STATUS_RE = re.compile(rb"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$")
 MAX_HEAD = 1 << 20
 
 
-class HttpConn:
-    """A raw TCP connection with a response parser. Reads are buffered in `self.buf`."""
+class RawConn:
+    """A raw TCP connection; what HttpConn and RespConn share. Reads are buffered in `self.buf`."""
 
-    def __init__(self, port: int, timeout: float = SOCKET_TIMEOUT, host: str = HOST):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = SOCKET_TIMEOUT, host: str = HOST,
+                 rcvbuf: int | None = None):
+        """rcvbuf: SO_RCVBUF, set before connecting (so the window is sized by it), for a client
+        that is to hold back what the server sends."""
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect((host, port))
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
         self.buf = bytearray()
@@ -333,6 +426,51 @@ class HttpConn:
             how = "reset" if self.reset else "closed"
             raise ConnectionClosed(f"server {how} the connection while waiting for {what}; "
                                    f"buffered {bytes(self.buf[:200])!r}")
+
+    # -- closing --
+    def wait_closed(self, timeout: float = 3.0) -> bool:
+        """True if the server closes (FIN or RST) within `timeout`. Bytes that arrive meanwhile
+        are appended to self.buf (callers usually assert it stays empty)."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                self._fill(left)
+            except socket.timeout:
+                return False
+            except OSError:
+                self.eof = True
+        return True
+
+    def is_open(self, wait: float = 0.3) -> bool:
+        """True if the server has NOT closed the connection within `wait` seconds."""
+        return not self.wait_closed(wait)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def close_with_reset(self) -> None:
+        """Closes with SO_LINGER 0, so the server sees an RST."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        except OSError:
+            pass
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class HttpConn(RawConn):
+    """A raw TCP connection with an HTTP/1.1 response parser."""
 
     # -- responses --
     def read_response(self, head: bool = False, interim: bool = False) -> Response:
@@ -432,46 +570,136 @@ class HttpConn:
         self.send(build_request(method, target, body, headers, version))
         return self.read_response(head=(method == "HEAD"))
 
-    # -- closing --
-    def wait_closed(self, timeout: float = 3.0) -> bool:
-        """True if the server closes (FIN or RST) within `timeout`. Bytes that arrive meanwhile
-        are appended to self.buf (callers usually assert it stays empty)."""
-        deadline = time.monotonic() + timeout
-        while not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            try:
-                self._fill(left)
-            except socket.timeout:
-                return False
-            except OSError:
-                self.eof = True
-        return True
 
-    def is_open(self, wait: float = 0.3) -> bool:
-        """True if the server has NOT closed the connection within `wait` seconds."""
-        return not self.wait_closed(wait)
+# --------------------------------------------------------------------------------------------
+# Raw RESP2
+# --------------------------------------------------------------------------------------------
 
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+class RespError:
+    """An error reply ("-ERR ..."): returned, not raised, so a test compares it like any reply."""
 
-    def close_with_reset(self) -> None:
-        """Closes with SO_LINGER 0, so the server sees an RST."""
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        except OSError:
-            pass
-        self.close()
+    def __init__(self, message: str):
+        self.message = message
 
-    def __enter__(self) -> "HttpConn":
-        return self
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RespError) and other.message == self.message
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+    def __repr__(self) -> str:
+        return f"RespError({self.message!r})"
+
+
+def encode_command(*args: str | bytes | int) -> bytes:
+    """One command as a multibulk ("*<n>\\r\\n" then "$<len>\\r\\n<bytes>\\r\\n" each), as
+    client libraries send it."""
+    out = bytearray(b"*%d\r\n" % len(args))
+    for a in args:
+        if isinstance(a, int):
+            a = str(a)
+        if isinstance(a, str):
+            a = a.encode()
+        out += b"$%d\r\n" % len(a) + a + b"\r\n"
+    return bytes(out)
+
+
+_RESP_INT_RE = re.compile(rb"^(0|-?[1-9][0-9]*)$")
+
+
+class RespConn(RawConn):
+    """A raw TCP connection speaking RESP2. Replies become Python values: a simple string is
+    str, an error RespError, an integer int, a bulk string bytes, an array a list (nested as
+    sent), a null bulk string or null array None. Anything that is not well-formed RESP2 fails
+    the test (AssertionError)."""
+
+    def send_command(self, *args: str | bytes | int) -> None:
+        self.send(encode_command(*args))
+
+    def command(self, *args: str | bytes | int):
+        self.send_command(*args)
+        return self.read_reply()
+
+    def pipeline(self, commands: list[tuple]) -> list:
+        """Sends every command in one write, then reads their replies."""
+        self.send(b"".join(encode_command(*c) for c in commands))
+        return [self.read_reply() for _ in commands]
+
+    def read_reply(self):
+        return self.read_reply_raw()[0]
+
+    def read_reply_raw(self) -> tuple[object, bytes]:
+        """One reply as (value, its exact bytes)."""
+        value, end = self._parse(0, 0)
+        raw = bytes(self.buf[:end])
+        del self.buf[:end]
+        return value, raw
+
+    def _line(self, at: int) -> tuple[bytes, int]:
+        while (i := self.buf.find(b"\r\n", at)) < 0:
+            self._need("a reply line")
+        line = bytes(self.buf[at:i])
+        if b"\n" in line or b"\r" in line:
+            raise AssertionError(f"CR or LF inside a reply line: {line[:100]!r}")
+        return line, i + 2
+
+    def _parse(self, at: int, depth: int) -> tuple[object, int]:
+        if depth > 32:
+            raise AssertionError("arrays nested deeper than 32")
+        while len(self.buf) <= at:
+            self._need("a reply")
+        kind = self.buf[at:at + 1]
+        line, at = self._line(at + 1)
+        if kind == b"+":
+            return line.decode("latin-1"), at
+        if kind == b"-":
+            if not re.match(rb"^[A-Z]+( |$)", line):
+                raise AssertionError(f"error reply without an upper-case code: {line[:100]!r}")
+            return RespError(line.decode("latin-1")), at
+        if kind in (b":", b"$", b"*"):
+            if not (_RESP_INT_RE.match(line) or line == b"-1"):
+                raise AssertionError(f"malformed number in a {kind.decode()} reply: {line[:40]!r}")
+            n = int(line)
+            if kind == b":":
+                if not -(1 << 63) <= n < (1 << 63):
+                    raise AssertionError(f"integer reply out of the 64-bit range: {n}")
+                return n, at
+            if n < -1:
+                raise AssertionError(f"negative length in a {kind.decode()} reply: {n}")
+            if n == -1:
+                return None, at
+            if kind == b"$":
+                while len(self.buf) < at + n + 2:
+                    self._need(f"{n} bytes of a bulk string")
+                if self.buf[at + n:at + n + 2] != b"\r\n":
+                    raise AssertionError(f"bulk string of {n} bytes not followed by CRLF")
+                return bytes(self.buf[at:at + n]), at + n + 2
+            items = []
+            for _ in range(n):
+                v, at = self._parse(at, depth + 1)
+                items.append(v)
+            return items, at
+        raise AssertionError(f"reply of unknown type {kind!r}: {bytes(self.buf[at - 1:at + 60])!r}")
+
+
+def parse_info(text: bytes | str) -> dict[str, dict[str, str]]:
+    """INFO's text as {section: {name: value}}; fails on a line that is neither "# Section" nor
+    name:value."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    sections: dict[str, dict[str, str]] = {}
+    current = None
+    for line in text.split("\r\n"):
+        if not line:
+            continue
+        if line.startswith("# "):
+            current = sections.setdefault(line[2:], {})
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name or current is None:
+            raise AssertionError(f"INFO line is not name:value under a section: {line!r}")
+        current[name] = value
+    return sections
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,19 +719,20 @@ class KvdTestCase(unittest.TestCase):
 
     kvd_flags: list[str] = []
     start_kvd = True
+    resp = False  # also serve RESP, on a port Kvd picks (self.resp_port)
 
     def setUp(self) -> None:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGALRM, _alarm)
             signal.alarm(TEST_TIMEOUT)
             self.addCleanup(signal.alarm, 0)
-        self._conns: list[HttpConn] = []
+        self._conns: list[RawConn] = []
         self.kvd: Kvd | None = None
         if self.start_kvd:
             self.kvd = self.start_server(self.kvd_flags)
 
-    def start_server(self, flags: list[str]) -> Kvd:
-        k = Kvd(flags).start()
+    def start_server(self, flags: list[str], resp: bool | None = None) -> Kvd:
+        k = Kvd(flags, resp=self.resp if resp is None else resp).start()
         self.addCleanup(self._stop_server, k)
         return k
 
@@ -521,6 +750,17 @@ class KvdTestCase(unittest.TestCase):
     def port(self) -> int:
         assert self.kvd is not None and self.kvd.port is not None
         return self.kvd.port
+
+    @property
+    def resp_port(self) -> int:
+        assert self.kvd is not None and self.kvd.resp_port is not None, "the class needs resp = True"
+        return self.kvd.resp_port
+
+    def resp_connect(self, port: int | None = None, timeout: float = SOCKET_TIMEOUT,
+                     rcvbuf: int | None = None) -> RespConn:
+        c = RespConn(port or self.resp_port, timeout, rcvbuf=rcvbuf)
+        self._conns.append(c)
+        return c
 
     def connect(self, port: int | None = None, timeout: float = SOCKET_TIMEOUT) -> HttpConn:
         c = HttpConn(port or self.port, timeout)
