@@ -35,6 +35,11 @@ struct Config {
 // Exits the process for --help and --version (as absl does).
 bool LoadConfig(int argc, char** argv, Config* config, std::string* error);
 
+// --shards=0's count: one shard for one reactor (it takes no locks); with several, 16 a reactor
+// (so that two seldom want one shard at once) as far as each keeps at least 32 MiB of max_memory,
+// and never fewer than the reactors or than max_memory needs (8 GiB a shard at most).
+size_t DefaultShards(size_t threads, uint64_t max_memory);
+
 // Parses "1048576", "512K", "64M", "2G" (powers of 1024). False on anything else.
 bool ParseByteSize(std::string_view text, uint64_t* out);
 

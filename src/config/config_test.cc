@@ -80,5 +80,19 @@ TEST_CASE("ParseByteSize: empty and garbage are refused") {
   }
 }
 
+TEST_CASE("DefaultShards: one for one reactor, 16 a reactor with several, each at least 32 MiB") {
+  constexpr uint64_t M = uint64_t(1) << 20, G = uint64_t(1) << 30;
+  CHECK(DefaultShards(1, 6 * G) == 1);
+  CHECK(DefaultShards(2, 6 * G) == 32);
+  CHECK(DefaultShards(64, 256 * G) == 1024);
+  // The 32 MiB floor: 512M holds 16 such shards, not 32; a small budget keeps one a reactor.
+  CHECK(DefaultShards(2, 512 * M) == 16);
+  CHECK(DefaultShards(2, 32 * M) == 2);
+  CHECK(DefaultShards(4, 8 * M) == 4);
+  // A shard holds at most 8 GiB, with one reactor too.
+  CHECK(DefaultShards(1, 20 * G) == 3);
+  CHECK(DefaultShards(64, 40 * G) == 1024);
+}
+
 }  // namespace
 }  // namespace kvd

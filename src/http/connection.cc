@@ -107,13 +107,9 @@ bool Connection::OnRequest(Request& req) {
 }
 
 bool Connection::RunDeferred(bool all) {
-  // The table memory was prefetched as each request was parsed; by now it has arrived, so the
-  // entries can be found and prefetched too, all before the first answer needs one.
-  if (n_deferred_ > 1 && !kept_) {
-    for (size_t k = 0; k < n_deferred_; ++k) {
-      if (!deferred_key_[k].key.empty()) http_->router().PrefetchEntry(deferred_key_[k]);
-    }
-  }
+  // The batch's store memory, before the first answer needs any (the table's may have been
+  // requested as each request was parsed: see Store::Prefetch).
+  if (n_deferred_ > 1 && !kept_) http_->router().PrefetchBatch(deferred_key_, n_deferred_);
   size_t i = 0;
   while (i < n_deferred_ && (all || MayAnswer())) {
     Answer(deferred_[i], &deferred_key_[i]);

@@ -53,8 +53,9 @@ class Router {
   // returns its store key, hashed, with the store loading the table memory it will probe; else
   // the empty key. Handle takes the key back through Context::key.
   store::HashedKey Prefetch(const http::Request& req) const;
-  // Once Prefetch's memory has arrived: loads the entry the key names.
-  void PrefetchEntry(const store::HashedKey& key) const { store_->PrefetchEntry(key); }
+  // Once a batch's keys are all known (each from Prefetch; empty ones are skipped): loads the
+  // rest of what their lookups will read (Store::PrefetchBatch).
+  void PrefetchBatch(const store::HashedKey* keys, size_t n) const { store_->PrefetchBatch(keys, n); }
 
  private:
   bool Authorized(const http::Request& req) const;

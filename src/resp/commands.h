@@ -123,8 +123,9 @@ class Commands {
   // The views must stay valid until Handle (a borrowed command, with the read buffer kept). Handle
   // takes the key back through Context::key.
   store::HashedKey Prefetch(Args args) const;
-  // Once Prefetch's memory has arrived: loads the entry the key names.
-  void PrefetchEntry(const store::HashedKey& key) const { store_->PrefetchEntry(key); }
+  // Once a batch's keys are all known (each from Prefetch; empty ones are skipped): loads the
+  // rest of what their lookups will read (Store::PrefetchBatch).
+  void PrefetchBatch(const store::HashedKey* keys, size_t n) const { store_->PrefetchBatch(keys, n); }
 
   // Whether the session must still authenticate (--auth-token set, no AUTH yet).
   bool AuthRequired(const Session& s) const { return !config_->auth_token.empty() && !s.authenticated; }

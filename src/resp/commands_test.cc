@@ -895,7 +895,7 @@ TEST_CASE("resp commands: Prefetch hashes the key once and Handle takes it back"
   store::HashedKey key = f.cmds.Prefetch(Args(get.data(), get.size()));
   CHECK(key.key.data() == get[1].data());
   CHECK(key.hash == store::HashKey("k"));
-  f.cmds.PrefetchEntry(key);
+  f.cmds.PrefetchBatch(&key, 1);
   Buffer out;
   Commands::Context ctx{kStart, &out, &f.m, &f.stats, &f.scratch, &f.session, &key};
   CHECK(f.cmds.Handle(Args(get.data(), get.size()), ctx).result == Result::kHit);

@@ -112,13 +112,9 @@ bool Connection::OnCommand(Args args) {
 
 void Connection::RunDeferred() {
   if (n_deferred_ == 0) return;
-  // The table memory was prefetched as each command was parsed; by now it has arrived, so the
-  // entries can be prefetched too, all before the first command needs one.
-  if (n_deferred_ > 1) {
-    for (size_t i = 0; i < n_deferred_; ++i) {
-      if (!deferred_key_[i].key.empty()) resp_->commands_->PrefetchEntry(deferred_key_[i]);
-    }
-  }
+  // The batch's store memory, before the first command needs any (the table's may have been
+  // requested as each command was parsed: see Store::Prefetch).
+  if (n_deferred_ > 1) resp_->commands_->PrefetchBatch(deferred_key_, n_deferred_);
   const size_t n = n_deferred_;
   n_deferred_ = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <algorithm>
+
 #include "util/clock.h"
 
 namespace kvd::store {
@@ -17,6 +19,43 @@ void Store::Guard::Wait(const Slot& s) {
   mu_->lock();
   s.waits.fetch_add(1, std::memory_order_relaxed);
   s.wait_ns.fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);
+}
+
+void Store::PrefetchBatch(const HashedKey* keys, size_t n) {
+  if (!shared_) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!keys[i].key.empty()) slots_[ShardOf(keys[i])]->shard.PrefetchEntry(keys[i]);
+    }
+    return;
+  }
+  // Groups of at most kPrefetchGroup: each is sorted by insertion.
+  for (size_t i = 0; i < n; i += kPrefetchGroup) PrefetchGrouped(keys + i, std::min(kPrefetchGroup, n - i));
+}
+
+void Store::PrefetchGrouped(const HashedKey* keys, size_t n) {
+  uint32_t order[kPrefetchGroup];
+  size_t shard[kPrefetchGroup];
+  size_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (keys[i].key.empty()) continue;
+    size_t s = ShardOf(keys[i]);
+    size_t j = m++;
+    for (; j > 0 && shard[j - 1] > s; --j) {
+      shard[j] = shard[j - 1];
+      order[j] = order[j - 1];
+    }
+    shard[j] = s;
+    order[j] = uint32_t(i);
+  }
+  for (size_t a = 0; a < m;) {
+    size_t b = a;
+    while (b < m && shard[b] == shard[a]) ++b;
+    Slot& slot = *slots_[shard[a]];
+    Guard lock(slot, true);
+    for (size_t k = a; k < b; ++k) slot.shard.Prefetch(keys[order[k]]);
+    for (size_t k = a; k < b; ++k) slot.shard.PrefetchEntry(keys[order[k]]);
+    a = b;
+  }
 }
 
 Store::LockStats Store::Locks() const {

@@ -76,19 +76,18 @@ class Store {
     return s.shard.TtlMs(key, now_ms);
   }
 
-  // Start loading the memory a lookup of key will read, so that it overlaps other work: the
-  // table's (Prefetch), then, once that has arrived, the entry's (PrefetchEntry; see Shard).
-  // They take the shard lock like any lookup: a table that grows moves its arrays.
+  // Start loading the memory a batch's lookups will read, so that it overlaps other work: call
+  // Prefetch(key) as each key becomes known (while the next request is parsed) and
+  // PrefetchBatch once the batch is complete, before its first operation. Unshared, Prefetch
+  // loads the key's table slots at once and PrefetchBatch, by when they have arrived, the entries
+  // they name (see Shard). Shared, a prefetch takes the shard lock like any lookup (a table that
+  // grows moves its arrays), and between threads each acquisition moves the lock's cache line:
+  // Prefetch does nothing and PrefetchBatch loads slots and entries taking each shard's lock once
+  // for all of that shard's keys. keys[i] may be empty (nothing to load).
   void Prefetch(HashedKey key) {
-    Slot& s = SlotFor(key);
-    Guard lock(s, shared_);
-    s.shard.Prefetch(key);
+    if (!shared_) slots_[ShardOf(key)]->shard.Prefetch(key);
   }
-  void PrefetchEntry(HashedKey key) {
-    Slot& s = SlotFor(key);
-    Guard lock(s, shared_);
-    s.shard.PrefetchEntry(key);
-  }
+  void PrefetchBatch(const HashedKey* keys, size_t n);
 
   // Shard i's background work (expiry, evicting ahead), visiting at most `budget` entries; true
   // when caught up.
@@ -142,11 +141,14 @@ class Store {
     void Wait(const Slot& s);  // out of line: the contended path
     SpinLock* mu_;
   };
-  Slot& SlotFor(const HashedKey& key) {
+  size_t ShardOf(const HashedKey& key) const {
     // The table probes with the same hash; take the shard from the high bits, which its probing
     // uses least.
-    return *slots_[(key.hash >> 40) % slots_.size()];
+    return (key.hash >> 40) % slots_.size();
   }
+  Slot& SlotFor(const HashedKey& key) { return *slots_[ShardOf(key)]; }
+  static constexpr size_t kPrefetchGroup = 64;
+  void PrefetchGrouped(const HashedKey* keys, size_t n);  // shared; n <= kPrefetchGroup
 
   uint64_t memory_limit_;
   bool shared_;

@@ -76,7 +76,7 @@ TEST_CASE("Store: one not shared between threads (no locks) behaves the same, pr
     for (int i = 0; i < 1000; ++i) {
       HashedKey k("/" + std::to_string(i));
       s.Prefetch(k);
-      s.PrefetchEntry(k);
+      s.PrefetchBatch(&k, 1);
       REQUIRE(s.Set("/" + std::to_string(i), std::to_string(i), 100 + i, SetMode::kAlways, 0) == SetResult::kStored);
     }
     CHECK(s.Set("/1", "x", 10, SetMode::kIfAbsent, 0) == SetResult::kConditionFailed);
@@ -201,6 +201,31 @@ TEST_CASE("measure: bytes per key, 1M small keys in 2 shards" *
   std::printf("  held / key   = %.2f  (segments, tables, bookkeeping)\n", double(st.bytes_held) / n);
   std::printf("  used / key   = %.2f  (live entries, tables, bookkeeping)\n", double(st.bytes_used) / n);
   std::printf("  table / key  = %.2f\n", double(st.table_bytes) / n);
+}
+
+TEST_CASE("Store: PrefetchBatch takes any number of keys, skips empty ones and leaves no lock held") {
+  for (bool shared : {true, false}) {
+    CAPTURE(shared);
+    Store s(8, kBig, 0, shared);
+    std::vector<std::string> names;
+    for (int i = 0; i < 200; ++i) names.push_back("/" + std::to_string(i));
+    std::vector<HashedKey> keys;
+    for (int i = 0; i < 200; ++i) {
+      keys.push_back(i % 7 == 0 ? HashedKey() : HashedKey(names[size_t(i)]));  // some without a key
+      s.Prefetch(keys.back());
+    }
+    // More than one group (64), and an empty batch.
+    s.PrefetchBatch(keys.data(), keys.size());
+    s.PrefetchBatch(keys.data(), 0);
+    // Every shard's lock is free again: another thread's writes to all of them go through.
+    std::thread writer([&] {
+      for (const std::string& n : names) REQUIRE(s.Set(n, "v", 100, SetMode::kAlways, 0) == SetResult::kStored);
+    });
+    writer.join();
+    CHECK(s.Size(0) == 200);
+    s.PrefetchBatch(keys.data(), keys.size());
+    CHECK(Get(s, "/199", 0) == "v");
+  }
 }
 
 }  // namespace

@@ -1,16 +1,20 @@
 // storebench: the store's scaling, without the network. N threads run what a reactor does below
-// the socket for the seed's workload — batches of 16 requests, each key hashed and its table slot
-// prefetched as it is "parsed", every entry prefetched at the batch's end, then the operations in
-// order (80% GET with the value copied out, 20% SET) — over one shared store of 1M keys, and it
-// reports operations per second per thread count, how that scales, and what the shard locks cost
-// (acquisitions that had to wait, and the time they waited).
+// the socket for the seed's workload — batches of 16 requests, each key hashed and prefetched
+// (Store::Prefetch) as it is "parsed", the batch prefetched (Store::PrefetchBatch) at its end,
+// then the operations in order (80% GET with the value copied out, 20% SET) — over one shared
+// store of 1M keys, and it reports operations per second per thread count, how that scales, and
+// what the shard locks cost (acquisitions that had to wait, and the time they waited).
 //
-//   build/storebench [--threads=1,2] [--shards=1,2,8,64] [--keys=1000000] [--seconds=3]
-//                    [--value-bytes=8] [--batch=16] [--get-percent=80] [--json=FILE]
+//   build/storebench [--threads=1,2] [--shards=x1,x16] [--keys=1000000] [--seconds=3]
+//                    [--value-bytes=8] [--batch=16] [--get-percent=80] [--owned] [--repeat=1]
+//                    [--json=FILE]
 //
-// --shards takes counts ("2") or multiples of the thread count ("x1", "x4"); the default, "x1", is
-// kvd's own (one shard a reactor). A 1-thread store is also measured unshared (no locks), as kvd
-// builds it with --threads=1. Each (threads, shards) run starts from a freshly filled store.
+// --shards takes counts ("2") or multiples of the thread count ("x1", "x16"). A 1-thread store
+// is measured unshared (no locks, as kvd builds it with --threads=1) and shared; speedups are
+// over the unshared one with the same shard rule. --owned (the default) adds, above one thread,
+// each thread on a store of its own holding its share of the keys: the bound of a shared-nothing
+// design whose hand-offs cost nothing. Each run starts from a freshly filled store; with
+// --repeat=N every configuration runs N times, interleaved, and its row is the median run.
 #include <pthread.h>
 #include <sched.h>
 
@@ -40,6 +44,9 @@ ABSL_FLAG(int, value_bytes, 8, "value size");
 ABSL_FLAG(int, batch, 16, "requests per batch (kvd defers up to 16 of a read)");
 ABSL_FLAG(int, get_percent, 80, "share of GETs; the rest are SETs");
 ABSL_FLAG(std::string, json, "", "also write the rows as JSON to this file");
+ABSL_FLAG(int, repeat, 1, "runs of each configuration (interleaved); rows are the medians");
+ABSL_FLAG(bool, owned, true,
+          "also run each thread on a store of its own (the shared-nothing bound) above 1 thread");
 
 namespace {
 
@@ -68,22 +75,31 @@ size_t UsableCpus() {
 struct Row {
   size_t threads, shards;
   bool shared;
+  bool owned;
   double ops_per_sec;
   uint64_t lock_waits;
   double lock_wait_ms;
-  double speedup;  // over the 1-thread row with the same shard rule
+  double speedup;  // over the unlocked 1-thread row with the same shard rule
 };
 
 // Keys "0".."keys-1" as the workload names them (HTTP's /<n> without its '/').
 std::string Key(uint64_t i) { return std::to_string(i); }
 
-Row Run(size_t threads, size_t shards, bool shared, uint64_t keys, double seconds, int value_bytes,
-        int batch, int get_percent) {
+Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, double seconds,
+        int value_bytes, int batch, int get_percent) {
   const uint64_t t0 = kvd::MonotonicMs();
-  Store store(shards, uint64_t(16) << 30, t0, shared);
   const std::string value(size_t(value_bytes), 'v');
-  for (uint64_t i = 0; i < keys; ++i) store.Set(Key(i), value, kTtlMs, SetMode::kAlways, t0);
-  const Store::LockStats before = store.Locks();
+  // Owned: thread t has a store of its own, unlocked, holding keys t, t + threads, ...: the bound
+  // a shared-nothing design (each key's requests run by its owner thread) approaches when handing
+  // a request over costs nothing.
+  const size_t stores = owned ? threads : 1;
+  std::vector<std::unique_ptr<Store>> own;
+  for (size_t i = 0; i < stores; ++i) {
+    own.push_back(std::make_unique<Store>(owned ? std::max<size_t>(1, shards / threads) : shards,
+                                          uint64_t(16) << 30, t0, shared && !owned));
+  }
+  for (uint64_t i = 0; i < keys; ++i) own[i % stores]->Set(Key(i), value, kTtlMs, SetMode::kAlways, t0);
+  const Store::LockStats before = own[0]->Locks();
 
   std::atomic<bool> go{false}, stop{false};
   std::vector<uint64_t> ops(threads, 0);
@@ -96,6 +112,7 @@ Row Run(size_t threads, size_t shards, bool shared, uint64_t keys, double second
       CPU_SET(int(t % UsableCpus()), &one);
       pthread_setaffinity_np(pthread_self(), sizeof one, &one);
       Rng rng{0x1234 + t};
+      Store& store = *own[owned ? t : 0];
       std::vector<std::string> names(static_cast<size_t>(batch));
       std::vector<HashedKey> hashed(static_cast<size_t>(batch));
       std::vector<bool> is_get(static_cast<size_t>(batch));
@@ -107,12 +124,13 @@ Row Run(size_t threads, size_t shards, bool shared, uint64_t keys, double second
       while (!stop.load(std::memory_order_relaxed)) {
         const uint64_t now = kvd::MonotonicMs();
         for (int i = 0; i < batch; ++i) {
-          names[i] = Key(rng.Next() % keys);
+          uint64_t k = rng.Next() % keys;
+          names[i] = Key(owned ? k - k % stores + t >= keys ? t : k - k % stores + t : k);
           is_get[i] = int(rng.Next() % 100) < get_percent;
           hashed[i] = HashedKey(names[i]);
           store.Prefetch(hashed[i]);
         }
-        for (int i = 0; i < batch; ++i) store.PrefetchEntry(hashed[i]);
+        store.PrefetchBatch(hashed.data(), hashed.size());
         for (int i = 0; i < batch; ++i) {
           if (is_get[i]) {
             store.Get(hashed[i], now, [&](std::string_view v) { out.assign(v); });
@@ -133,8 +151,8 @@ Row Run(size_t threads, size_t shards, bool shared, uint64_t keys, double second
   const double elapsed = double(kvd::MonotonicNanos() - start) / 1e9;
   uint64_t total = 0;
   for (uint64_t n : ops) total += n;
-  const Store::LockStats after = store.Locks();
-  return {threads, shards, shared, double(total) / elapsed, after.waits - before.waits,
+  const Store::LockStats after = own[0]->Locks();
+  return {threads, shards, shared && !owned, owned, double(total) / elapsed, after.waits - before.waits,
           double(after.wait_ns - before.wait_ns) / 1e6, 0};
 }
 
@@ -178,6 +196,10 @@ int main(int argc, char** argv) {
   const double seconds = absl::GetFlag(FLAGS_seconds);
   const int value_bytes = absl::GetFlag(FLAGS_value_bytes), batch = absl::GetFlag(FLAGS_batch);
   const int get_percent = absl::GetFlag(FLAGS_get_percent);
+  if (absl::GetFlag(FLAGS_repeat) < 1 || absl::GetFlag(FLAGS_repeat) > 100) {
+    std::fprintf(stderr, "storebench: --repeat must be 1..100\n");
+    return 2;
+  }
   if (keys == 0 || seconds <= 0 || value_bytes < 0 || batch < 1 || get_percent < 0 || get_percent > 100) {
     std::fprintf(stderr, "storebench: --keys, --seconds, --batch must be positive, --get-percent 0..100\n");
     return 2;
@@ -185,26 +207,63 @@ int main(int argc, char** argv) {
 
   std::printf("storebench: %llu keys, %d-byte values, batches of %d, %d%% GET, %.1f s a run, %zu CPUs\n\n",
               (unsigned long long)keys, value_bytes, batch, get_percent, seconds, UsableCpus());
-  std::printf("| threads | shards | locks | ops/s | ops/s per thread | speedup over 1 thread | lock waits | waited (ms) |\n");
+  std::printf("| threads | shards | locks | ops/s | ops/s per thread | speedup over 1 unlocked thread | lock waits | waited (ms) |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
-  std::vector<Row> rows;
-  for (const ShardRule& rule : rules) {
-    double one = 0;
+  // Every configuration, then every configuration again (--repeat times): a disturbance from
+  // outside lands on one run of several rather than on one configuration's only run.
+  enum Mode { kUnlocked, kLocked, kOwned };
+  struct Config {
+    size_t rule, threads, shards;
+    Mode mode;
+  };
+  std::vector<Config> configs;
+  for (size_t ri = 0; ri < rules.size(); ++ri) {
     for (size_t threads : thread_counts) {
-      size_t shards = rule.per_thread ? rule.n * threads : rule.n;
-      std::vector<bool> modes = {true};
-      if (threads == 1) modes = {false, true};  // kvd's one reactor takes no locks
-      for (bool shared : modes) {
-        Row r = Run(threads, shards, shared, keys, seconds, value_bytes, batch, get_percent);
-        if (threads == 1 && shared) one = r.ops_per_sec;
-        r.speedup = one > 0 ? r.ops_per_sec / one : 0;
-        rows.push_back(r);
-        std::printf("| %zu | %zu (%s) | %s | %.0f | %.0f | %s | %llu | %.1f |\n", r.threads, r.shards,
-                    rule.label.c_str(), shared ? "yes" : "none", r.ops_per_sec, r.ops_per_sec / double(threads),
-                    shared ? fmt::format("{:.2f}x", r.speedup).c_str() : "—",
-                    (unsigned long long)r.lock_waits, r.lock_wait_ms);
-        std::fflush(stdout);
-      }
+      size_t shards = rules[ri].per_thread ? rules[ri].n * threads : rules[ri].n;
+      // One thread: as kvd builds it with --threads=1 (no locks), and locked for the locks' cost.
+      std::vector<Mode> modes = {kLocked};
+      if (threads == 1) modes = {kUnlocked, kLocked};
+      if (threads > 1 && absl::GetFlag(FLAGS_owned)) modes.push_back(kOwned);
+      for (Mode mode : modes) configs.push_back({ri, threads, shards, mode});
+    }
+  }
+  const int repeat = absl::GetFlag(FLAGS_repeat);
+  std::vector<std::vector<Row>> runs(configs.size());
+  for (int rep = 0; rep < repeat; ++rep) {
+    for (size_t c = 0; c < configs.size(); ++c) {
+      const Config& k = configs[c];
+      runs[c].push_back(Run(k.threads, k.shards, k.mode == kLocked, k.mode == kOwned, keys, seconds,
+                            value_bytes, batch, get_percent));
+    }
+    if (repeat > 1) std::fprintf(stderr, "storebench: round %d of %d done\n", rep + 1, repeat);
+  }
+  // Each row is its configuration's median run (by ops/s).
+  std::vector<Row> rows;
+  std::vector<std::vector<double>> all(configs.size());
+  double unlocked_one = 0;
+  for (size_t c = 0; c < configs.size(); ++c) {
+    std::vector<Row>& v = runs[c];
+    for (const Row& r : v) all[c].push_back(r.ops_per_sec);
+    std::sort(v.begin(), v.end(), [](const Row& x, const Row& y) { return x.ops_per_sec < y.ops_per_sec; });
+    Row r = v[v.size() / 2];
+    if (configs[c].mode == kUnlocked) unlocked_one = r.ops_per_sec;
+    r.speedup = unlocked_one > 0 ? r.ops_per_sec / unlocked_one : 0;
+    rows.push_back(r);
+    const Mode mode = configs[c].mode;
+    const char* locks = mode == kLocked ? "shard locks" : mode == kOwned ? "none (store per thread)" : "none";
+    std::printf("| %zu | %zu (%s) | %s | %.0f | %.0f | %.2fx | %llu | %.1f |\n", r.threads, r.shards,
+                rules[configs[c].rule].label.c_str(), locks, r.ops_per_sec, r.ops_per_sec / double(r.threads),
+                r.speedup, (unsigned long long)r.lock_waits, r.lock_wait_ms);
+  }
+  if (repeat > 1) {
+    std::printf("\nRows are medians of %d runs; the runs' ops/s, lowest to highest:\n", repeat);
+    for (size_t c = 0; c < configs.size(); ++c) {
+      std::sort(all[c].begin(), all[c].end());
+      std::string line;
+      for (double x : all[c]) line += fmt::format(" {:.2f}M", x / 1e6);
+      std::printf("  %zu threads, %zu shards, %s:%s\n", configs[c].threads, configs[c].shards,
+                  configs[c].mode == kLocked ? "locks" : configs[c].mode == kOwned ? "owned" : "unlocked",
+                  line.c_str());
     }
   }
   const std::string json = absl::GetFlag(FLAGS_json);
@@ -212,9 +271,9 @@ int main(int argc, char** argv) {
     std::string j = "[";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      j += fmt::format("{}{{\"threads\":{},\"shards\":{},\"locks\":{},\"ops_per_sec\":{:.0f},\"speedup\":{:.3f},"
+      j += fmt::format("{}{{\"threads\":{},\"shards\":{},\"locks\":{},\"owned\":{},\"ops_per_sec\":{:.0f},\"speedup\":{:.3f},"
                        "\"lock_waits\":{},\"lock_wait_ms\":{:.3f}}}",
-                       i ? "," : "", r.threads, r.shards, r.shared ? "true" : "false", r.ops_per_sec,
+                       i ? "," : "", r.threads, r.shards, r.shared ? "true" : "false", r.owned ? "true" : "false", r.ops_per_sec,
                        r.speedup, r.lock_waits, r.lock_wait_ms);
     }
     j += "]\n";
