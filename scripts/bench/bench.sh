@@ -266,6 +266,41 @@ if ok and rt is not None:
     v += " (aim 0.5x met)" if rt <= 0.5 else " (aim 0.5x missed)"
 rows.append(("server CPU per request over RESP, redis-benchmark -c 20 -P 10, SET+GET, 1 reactor",
              "≤ 0.6x Redis (aim 0.5x), below Pogocache", meas, v, bound or ""))
+# 10: the store across threads (store_scaling.sh): kvd's default on 2 CPUs is 32 shards.
+v, vb = f("store_speedup_2t_32s_locks"), f("store_speedup_2t_32s_owned")
+ok = None if v is None else v >= 1.7
+bound = ""
+if ok is False:
+    bound = (f"each thread on a store of its own (no shared lines: the shared-nothing bound) reaches "
+             f"{num(vb)}x in the same run; with shared shards a request's shard was last touched by the "
+             f"other thread half the time, however many shards, and its lock line (a SET: also the arena "
+             f"head, the wheel slot) crosses between the cores at 42-47 ns a line (docs/design.md)")
+rows.append(("store ops/s, 2 threads vs 1, shard locks (storebench, 16 shards a thread)", "≥ 1.7x",
+             f"{num(v)}x" if v is not None else "—", verdict(ok), bound))
+# 11, 12: kvd against kvfloor, the same client in the same run (bench.sh).
+for shape, limit, label in (("p10", 1.15, "pipelining 10"), ("p1", 1.05, "no pipelining")):
+    k, fl = f(f"bench_cpu_{shape}_1r"), f(f"bench_cpu_{shape}_floor")
+    r = k / fl if k is not None and fl else None
+    ok = None if r is None else r <= limit
+    bound = ""
+    if ok is False:
+        ku, fu = f(f"bench_cpu_user_{shape}_1r"), f(f"bench_cpu_user_{shape}_floor")
+        bound = (f"kvd {num(k)} µs vs kvfloor {num(fl)} µs; the difference is mostly user time "
+                 f"({num(ku)} µs vs {num(fu)}): kvd's {s('cost_ir_get')} / {s('cost_ir_post')} instructions "
+                 f"per GET / POST, of which llhttp's own run loop is {s('cost_llhttp_get', '?')} / "
+                 f"{s('cost_llhttp_post', '?')} (Cost)")
+    rows.append((f"server CPU per request vs kvfloor, {label}, 1 reactor", f"≤ {limit:.2f}x",
+                 f"{num(r)}x ({num(k)} vs {num(fl)} µs)" if r is not None else "—", verdict(ok), bound))
+# 13: instructions per request (cost.sh).
+g, p = f("cost_ir_get"), f("cost_ir_post")
+ok = None if g is None or p is None else g <= 1200 and p <= 2000
+bound = ""
+if ok is False:
+    bound = (f"llhttp (Debian's 8.1, the parser the design requires) runs {s('cost_llhttp_get', '?')} / "
+             f"{s('cost_llhttp_post', '?')} instructions per GET / POST by itself and HTTP parsing with "
+             f"kvd's callbacks is {s('cost_parse_share_get')}% / {s('cost_parse_share_post')}% of the total (Cost)")
+rows.append(("user-space instructions per request, GET / POST, pipelining 10", "≤ 1,200 / 2,000",
+             f"{num(g, '{:,.0f}')} / {num(p, '{:,.0f}')}", verdict(ok), bound))
 out = ["## Target vs measured", "",
        "Rebuilt by `scripts/bench/bench.sh --targets-only` (every script calls it) from the figures in the "
        "sections below; medians where a shape was run more than once."
