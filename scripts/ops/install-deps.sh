@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(g++ make pkg-config libfmt-dev libabsl-dev doctest-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(python3 curl prometheus haproxy nginx nutcracker slowhttptest)
+  want+=(python3 curl prometheus haproxy nginx nutcracker slowhttptest redis-server redis-tools python3-redis)
 fi
 missing=()
 for p in "${want[@]}"; do
