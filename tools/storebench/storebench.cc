@@ -125,7 +125,11 @@ Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, d
         const uint64_t now = kvd::MonotonicMs();
         for (int i = 0; i < batch; ++i) {
           uint64_t k = rng.Next() % keys;
-          names[i] = Key(owned ? k - k % stores + t >= keys ? t : k - k % stores + t : k);
+          if (owned) {  // thread t's keys only: t, t + stores, ...
+            k = k - k % stores + t;
+            if (k >= keys) k = t;
+          }
+          names[i] = Key(k);
           is_get[i] = int(rng.Next() % 100) < get_percent;
           hashed[i] = HashedKey(names[i]);
           store.Prefetch(hashed[i]);
