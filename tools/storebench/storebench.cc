@@ -255,9 +255,10 @@ int main(int argc, char** argv) {
     rows.push_back(r);
     const Mode mode = configs[c].mode;
     const char* locks = mode == kLocked ? "shard locks" : mode == kOwned ? "none (store per thread)" : "none";
-    std::printf("| %zu | %zu (%s) | %s | %.0f | %.0f | %.2fx | %llu | %.1f |\n", r.threads, r.shards,
+    const std::string speedup = r.speedup > 0 ? fmt::format("{:.2f}x", r.speedup) : "—";  // no 1-thread row
+    std::printf("| %zu | %zu (%s) | %s | %.0f | %.0f | %s | %llu | %.1f |\n", r.threads, r.shards,
                 rules[configs[c].rule].label.c_str(), locks, r.ops_per_sec, r.ops_per_sec / double(r.threads),
-                r.speedup, (unsigned long long)r.lock_waits, r.lock_wait_ms);
+                speedup.c_str(), (unsigned long long)r.lock_waits, r.lock_wait_ms);
   }
   if (repeat > 1) {
     std::printf("\nRows are medians of %d runs; the runs' ops/s, lowest to highest:\n", repeat);
