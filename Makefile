@@ -89,8 +89,9 @@ run: $(KVD)
 unit: $(UNIT)
 	$(UNIT)
 
-test: all $(UNIT)
-	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) KVFLOOR_BIN=$(abspath $(KVFLOOR)) UNIT_BIN=$(abspath $(UNIT)) KVD_SAN=$(SAN) \
+test: all $(UNIT) $(STOREBENCH)
+	KVD_BIN=$(abspath $(KVD)) KVBENCH_BIN=$(abspath $(KVBENCH)) KVFLOOR_BIN=$(abspath $(KVFLOOR)) UNIT_BIN=$(abspath $(UNIT)) \
+	  STOREBENCH_BIN=$(abspath $(STOREBENCH)) KVD_SAN=$(SAN) \
 	  bash tests/run.sh
 
 # Installs the binaries, and the systemd unit with its paths rewritten for PREFIX.

@@ -1,0 +1,65 @@
+"""tools/storebench, the store's scaling benchmark: the rows it promises, its JSON, its refusals.
+
+Needs STOREBENCH_BIN (default build/storebench; `make test` builds it). Runs are tiny (1,000
+keys, a fraction of a second each): what is checked is the shape and the accounting, never a speed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+STOREBENCH_BIN = os.environ.get("STOREBENCH_BIN") or os.path.join(ROOT, "build", "storebench")
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([STOREBENCH_BIN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@unittest.skipUnless(os.access(STOREBENCH_BIN, os.X_OK), f"{STOREBENCH_BIN} not built (make build/storebench)")
+class StorebenchTest(unittest.TestCase):
+    def test_rows_json_and_medians(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "rows.json")
+            p = run("--threads=1,2", "--shards=x1,3", "--keys=1000", "--seconds=0.1", "--repeat=3",
+                    f"--json={path}")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rows = json.load(open(path))
+        # Per shard rule: 1 thread unlocked and locked, 2 threads locked and owned.
+        self.assertEqual(len(rows), 8)
+        shapes = [(r["threads"], r["shards"], r["locks"], r["owned"]) for r in rows]
+        self.assertEqual(shapes, [(1, 1, False, False), (1, 1, True, False), (2, 2, True, False), (2, 2, False, True),
+                                  (1, 3, False, False), (1, 3, True, False), (2, 3, True, False), (2, 3, False, True)])
+        for i, r in enumerate(rows):
+            self.assertGreater(r["ops_per_sec"], 0)
+            if not r["locks"]:
+                # Unlocked and owned stores take no locks, so nothing can have waited.
+                self.assertEqual(r["lock_waits"], 0, r)
+                self.assertEqual(r["lock_wait_ms"], 0, r)
+            if r["threads"] == 1 and not r["locks"]:
+                self.assertAlmostEqual(r["speedup"], 1.0, places=3)
+            else:  # over the same rule's unlocked 1-thread row, the first of its four
+                base = rows[i - i % 4]
+                self.assertAlmostEqual(r["speedup"], r["ops_per_sec"] / base["ops_per_sec"], places=2)
+        # The table and the list of runs behind each median.
+        self.assertIn("| threads | shards | locks |", p.stdout)
+        self.assertIn("medians of 3 runs", p.stdout)
+        self.assertEqual(p.stdout.count("none (store per thread)"), 2)
+        self.assertEqual(p.stderr.count("round"), 3)
+
+    def test_bad_flags_are_refused(self) -> None:
+        for args, msg in ((["--threads=0"], "bad --threads entry"), (["--threads=x"], "bad --threads entry"),
+                          (["--shards=x0"], "bad --shards entry"), (["--shards=y2"], "bad --shards entry"),
+                          (["--repeat=0"], "--repeat must be 1..100"), (["--keys=0"], "must be positive"),
+                          (["--get-percent=101"], "--get-percent 0..100"), (["--seconds=0"], "must be positive")):
+            p = run(*args, "--seconds=0.1" if "--seconds=0" not in args else "--keys=10", timeout=20)
+            self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
+            self.assertIn(msg, p.stderr, args)
+
+
+if __name__ == "__main__":
+    unittest.main()
