@@ -1,6 +1,6 @@
-// libFuzzer target for the request-target functions (PercentDecode, SplitTarget, ParseTtl,
-// ParseWriteOptions). The properties are in uri_harness.h; built only by mk/fuzz.mk (`make fuzz`,
-// clang).
+// libFuzzer target for the request-target functions (PercentDecode, SplitTarget, PlainPathLength,
+// ParseTtl, ParseWriteOptions). The properties are in uri_harness.h; built only by mk/fuzz.mk
+// (`make fuzz`, clang).
 #include <cstdio>
 #include <cstdlib>
 

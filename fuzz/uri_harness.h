@@ -1,4 +1,5 @@
-// Fuzz harness for src/http/uri.{h,cc}: PercentDecode, SplitTarget, ParseTtl, ParseWriteOptions.
+// Fuzz harness for src/http/uri.{h,cc}: PercentDecode, SplitTarget, PlainPathLength, ParseTtl,
+// ParseWriteOptions.
 // Header-only, shared by the libFuzzer target (fuzz/uri_fuzz.cc) and the doctest replay of
 // the corpus (fuzz/fuzz_replay_test.cc).
 //
@@ -8,6 +9,8 @@
 //    string back;
 //  - SplitTarget returns views into the target; path has no '?'; for an origin-form target,
 //    path + "?" + query rebuilds it; an absolute-form one yields a path starting with '/';
+//  - PlainPathLength of an origin-form target is the length of SplitTarget's path, or npos when
+//    that path has a '%';
 //  - ValidHostPort agrees with an independent reading of RFC 3986's host [":" port] (no ','),
 //    and a valid host without a port stays valid with one;
 //  - ParseTtl: on success 0 < ms <= max; "<N>ms" gives N, "<N>s"/bare "<N>" gives N*1000, and a
@@ -184,6 +187,13 @@ inline std::string RunUriCase(const uint8_t* data, size_t size) {
     bool has_q = text.find('?') != std::string_view::npos;
     std::string rebuilt = std::string(t.path) + (has_q ? "?" : "") + std::string(t.query);
     if (rebuilt != text) return "SplitTarget: path + ? + query != target";
+  }
+
+  // PlainPathLength: SplitTarget's path, unless it has a '%'.
+  if (!text.empty() && text[0] == '/') {
+    std::string_view path = http::SplitTarget(text).path;
+    size_t plain = path.find('%') == std::string_view::npos ? path.size() : std::string_view::npos;
+    if (http::PlainPathLength(text) != plain) return "PlainPathLength differs from SplitTarget's path";
   }
 
   // ValidHostPort.

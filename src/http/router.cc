@@ -63,7 +63,16 @@ Router::Outcome Router::NotAllowed(Context& ctx, const http::Request& req, Handl
 
 Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
   if (req.reject_status != 0) return Reply(ctx, req, Handler::kOther, req.reject_status, req.reject_reason);
-  http::Target t = http::SplitTarget(req.target);
+  http::Target t;
+  if (ctx.key != nullptr && !ctx.key->key.empty()) {
+    // Prefetch's key ends the path, which a '?' and the query may follow.
+    const char* path_end = ctx.key->key.data() + ctx.key->key.size();
+    const size_t rest = size_t(req.target.data() + req.target.size() - path_end);
+    t.path = {req.target.data(), size_t(path_end - req.target.data())};
+    if (rest > 0) t.query = {path_end + 1, rest - 1};
+  } else {
+    t = http::SplitTarget(req.target);
+  }
   const bool read = req.method == Method::kGet || req.method == Method::kHead;
   if (!config_->auth_token.empty()) {
     bool open_path = t.path == "/metrics" || t.path == "/healthz";
@@ -124,9 +133,10 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
 
 store::HashedKey Router::Prefetch(const http::Request& req) const {
   // Only the usual key, its path used as is; anything else is simply not prefetched.
-  http::Target t = http::SplitTarget(req.target);
-  if (t.path.size() <= 1 || t.path.find('%') != std::string_view::npos) return {};
-  store::HashedKey key(t.path.substr(1));
+  if (req.target.empty() || req.target[0] != '/') return {};
+  const size_t path = http::PlainPathLength(req.target);
+  if (path <= 1 || path == std::string_view::npos) return {};
+  store::HashedKey key(req.target.substr(1, path - 1));
   store_->Prefetch(key);
   return key;
 }
@@ -166,7 +176,7 @@ Router::Outcome Router::HandleKey(const http::Request& req, std::string_view pat
   // Prefetch.
   store::HashedKey key;
   const std::string_view in_place = path.substr(1);
-  if (ctx.key != nullptr && ctx.key->key.data() == in_place.data() && ctx.key->key.size() == in_place.size()) {
+  if (ctx.key != nullptr && !ctx.key->key.empty()) {  // Handle took the path from it
     key = *ctx.key;
   } else if (path.find('%') == std::string_view::npos) {
     key = store::HashedKey(in_place);

@@ -45,13 +45,17 @@ class Router {
     metrics::ReactorMetrics* metrics;
     std::string* scratch;  // reused for a key that has %-escapes to decode
     bool close;            // the response is the last on its connection
-    const store::HashedKey* key = nullptr;  // from Prefetch, if it named one: not recomputed
+    // Prefetch's answer for this same request (its target unmoved since), or null. A key it
+    // named is not hashed again, and being a view of the target's path after its '/', it also
+    // gives the path and query: the target is not split again.
+    const store::HashedKey* key = nullptr;
   };
 
   Outcome Handle(const http::Request& req, Context& ctx) const;
-  // A hint that req will be handled soon. For the usual key request (a path without escapes)
-  // returns its store key, hashed, with the store loading the table memory it will probe; else
-  // the empty key. Handle takes the key back through Context::key.
+  // A hint that req will be handled soon. For the usual key request (an origin-form path without
+  // escapes) returns its store key, hashed, with the store loading the table memory it will
+  // probe; else the empty key. The key is a view of req.target: the path after its '/'. Handle
+  // takes it back through Context::key.
   store::HashedKey Prefetch(const http::Request& req) const;
   // Once a batch's keys are all known (each from Prefetch; empty ones are skipped): loads the
   // rest of what their lookups will read (Store::PrefetchBatch).

@@ -126,7 +126,7 @@ bool AbsoluteFormAuthority(std::string_view target, std::string_view* authority,
 namespace {
 
 // "scheme://authority/path?query": the path (or "/") and query. Out of line: the usual target is
-// a path, and SplitTarget runs twice a request.
+// a path.
 [[gnu::noinline]] Target SplitAbsoluteForm(std::string_view target, size_t scheme_end) {
   size_t path = target.find_first_of("/?", scheme_end + 3);
   if (path == std::string_view::npos) return {"/", {}};
@@ -148,6 +148,63 @@ Target SplitTarget(std::string_view target) {
   size_t q = target.find('?');
   if (q == std::string_view::npos) return {target, {}};
   return {target.substr(0, q), target.substr(q + 1)};
+}
+
+namespace {
+
+// The first '?' or '%' in w (bytes in memory order), as a byte index, or sizeof w if neither is
+// there. haszero(w ^ c) marks each byte equal to c and, at worst, bytes after a marked one: the
+// lowest mark is exact.
+template <class W>
+inline unsigned FirstQueryOrEscape(W w) {
+  constexpr W kOnes = W(~W(0)) / 0xff, kHigh = kOnes * 0x80;
+  W q = w ^ (kOnes * '?'), e = w ^ (kOnes * '%');
+  W marks = (((q - kOnes) & ~q) | ((e - kOnes) & ~e)) & kHigh;
+  return marks ? unsigned(__builtin_ctzll(marks)) / 8 : unsigned(sizeof w);
+}
+
+template <class W>
+inline W Load(const char* p) {
+  W w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+}  // namespace
+
+size_t PlainPathLength(std::string_view target) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+  const char* p = target.data();
+  const size_t n = target.size();
+  size_t at = n;  // where the first '?' or '%' is
+  if (n >= 8) {
+    // Whole words, then the last 8 bytes (overlapping ones already seen, which hold neither).
+    for (size_t i = 0;; i += 8) {
+      size_t base = i + 8 <= n ? i : n - 8;
+      unsigned k = FirstQueryOrEscape(Load<uint64_t>(p + base));
+      if (k < 8) {
+        at = base + k;
+        break;
+      }
+      if (base + 8 == n) break;
+    }
+  } else if (n >= 4) {
+    unsigned k = FirstQueryOrEscape(Load<uint32_t>(p));
+    if (k < 4) {
+      at = k;
+    } else {
+      k = FirstQueryOrEscape(Load<uint32_t>(p + n - 4));
+      if (k < 4) at = n - 4 + k;
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if (p[i] == '?' || p[i] == '%') {
+        at = i;
+        break;
+      }
+    }
+  }
+  return at < n && p[at] == '%' ? std::string_view::npos : at;
 }
 
 bool PercentDecode(std::string_view in, std::string* out) {

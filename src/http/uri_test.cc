@@ -47,6 +47,44 @@ TEST_CASE("SplitTarget: origin-form") {
   CHECK(t.query.empty());
 }
 
+TEST_CASE("PlainPathLength: the path before '?', or npos for an escape in it") {
+  constexpr size_t npos = std::string_view::npos;
+  CHECK(PlainPathLength("/") == 1);
+  CHECK(PlainPathLength("/k") == 2);
+  CHECK(PlainPathLength("/k?") == 2);
+  CHECK(PlainPathLength("/k%") == npos);
+  CHECK(PlainPathLength("/k1?%") == 3);
+  CHECK(PlainPathLength("/key") == 4);
+  CHECK(PlainPathLength("/ke?y") == 3);
+  CHECK(PlainPathLength("/key56") == 6);
+  CHECK(PlainPathLength("/key5?") == 5);
+  CHECK(PlainPathLength("/key5%") == npos);
+  CHECK(PlainPathLength("/%ey56") == npos);
+  CHECK(PlainPathLength("/key5678") == 8);
+  CHECK(PlainPathLength("/key567?") == 7);
+  CHECK(PlainPathLength("/key567%") == npos);
+  CHECK(PlainPathLength("/key5678?ttl=1s") == 8);
+  CHECK(PlainPathLength("/key5678%ttl=1s") == npos);
+  CHECK(PlainPathLength("/key56789abcdef") == 15);
+  CHECK(PlainPathLength("/key56789abcde?") == 14);
+  CHECK(PlainPathLength("/key56789abcde%") == npos);
+  CHECK(PlainPathLength("/key56789abcdef0123") == 19);
+  CHECK(PlainPathLength("/key56789abcdef012?%") == 18);
+  // Every position of each byte, in every length up to 40, against the plain reading.
+  for (size_t n = 1; n <= 40; ++n) {
+    for (size_t at = 1; at < n; ++at) {
+      for (char c : {'?', '%'}) {
+        std::string t(n, 'k');
+        t[0] = '/';
+        t[at] = c;
+        if (at + 1 < n) t[n - 1] = c == '?' ? '%' : '?';  // the other byte after it changes nothing
+        CAPTURE(t);
+        CHECK(PlainPathLength(t) == (c == '?' ? at : npos));
+      }
+    }
+  }
+}
+
 TEST_CASE("SplitTarget: absolute-form") {
   Target t = SplitTarget("http://example.com/k1");
   CHECK(t.path == "/k1");
