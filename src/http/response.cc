@@ -66,20 +66,20 @@ bool IsTextPlain(std::string_view type) {
 
 void AppendHead(Buffer* out, const DateCache& date, const Head& head) {
   // The common head (a 200 of the default type, kept open, no extra headers): the prefix cached
-  // with the date, the length, the blank line. One fixed-size copy and one append.
+  // with the date, the length, the blank line, written where they go, with fixed-size copies.
   std::string_view ok = date.ok_prefix();
   if (head.status == 200 && !head.close && head.extra_headers.empty() && !ok.empty() &&
       IsTextPlain(head.content_type) && (head.etag.empty() || head.etag.size() == kEtagBytes)) {
-    char buf[DateCache::kOkPrefixBytes + 20 + 8 + kEtagBytes + 4];
-    std::memcpy(buf, ok.data(), DateCache::kOkPrefixBytes);
-    char* p = WriteDecimal(buf + DateCache::kOkPrefixBytes, head.content_length);
+    char* const start = out->Reserve(DateCache::kOkPrefixBytes + 20 + 8 + kEtagBytes + 4);
+    std::memcpy(start, ok.data(), DateCache::kOkPrefixBytes);
+    char* p = WriteDecimal(start + DateCache::kOkPrefixBytes, head.content_length);
     if (!head.etag.empty()) {  // kvd's own tag, of a fixed size: copied inline
       std::memcpy(p, "\r\nETag: ", 8);
       std::memcpy(p + 8, head.etag.data(), kEtagBytes);
       p += 8 + kEtagBytes;
     }
     std::memcpy(p, "\r\n\r\n", 4);
-    out->Append(buf, size_t(p + 4 - buf));
+    out->Commit(size_t(p + 4 - start));
     return;
   }
   // One Reserve for the whole head: the status line and header names are short and fixed.
