@@ -287,7 +287,7 @@ for shape, limit, label in (("p10", 1.15, "pipelining 10"), ("p1", 1.05, "no pip
         ku, fu = f(f"bench_cpu_user_{shape}_1r"), f(f"bench_cpu_user_{shape}_floor")
         bound = (f"kvd {num(k)} µs vs kvfloor {num(fl)} µs; the difference is mostly user time "
                  f"({num(ku)} µs vs {num(fu)}): kvd's {s('cost_ir_get')} / {s('cost_ir_post')} instructions "
-                 f"per GET / POST, of which llhttp's own run loop is {s('cost_llhttp_get', '?')} / "
+                 f"per GET / POST, of which llhttp's own code is {s('cost_llhttp_get', '?')} / "
                  f"{s('cost_llhttp_post', '?')} (Cost)")
     rows.append((f"server CPU per request vs kvfloor, {label}, 1 reactor", f"≤ {limit:.2f}x",
                  f"{num(r)}x ({num(k)} vs {num(fl)} µs)" if r is not None else "—", verdict(ok), bound))
