@@ -22,8 +22,12 @@ class Buffer {
   Buffer() = default;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { std::free(buf_); }
+  ~Buffer() {
+    if (cap_ != 0) std::free(buf_);
+  }
 
+  // Never null, as a string's: it goes to C code (llhttp) that may not take a null pointer even
+  // with no bytes.
   const char* data() const { return buf_ + start_; }
   size_t size() const { return end_ - start_; }
   bool empty() const { return end_ == start_; }
@@ -56,7 +60,7 @@ class Buffer {
   void ShrinkIfIdle(size_t keep) {
     if (empty() && cap_ > keep) {
       std::free(buf_);
-      buf_ = nullptr;
+      buf_ = kNoStorage;
       cap_ = 0;
       Clear();
     }
@@ -68,14 +72,15 @@ class Buffer {
   [[gnu::noinline]] void Grow(size_t n) {
     size_t cap = cap_ * 2 > end_ + n ? cap_ * 2 : end_ + n;
     if (cap < kMinBytes) cap = kMinBytes;
-    void* p = std::realloc(buf_, cap);
+    void* p = std::realloc(cap_ != 0 ? buf_ : nullptr, cap);
     if (p == nullptr) throw std::bad_alloc();
     buf_ = static_cast<char*>(p);
     cap_ = cap;
   }
   static constexpr size_t kMinBytes = 256;  // a few responses' heads
 
-  char* buf_ = nullptr;
+  inline static char kNoStorage[1] = {};  // buf_ before the first Grow: never written
+  char* buf_ = kNoStorage;
   size_t start_ = 0;  // bytes before it are consumed
   size_t end_ = 0;    // bytes from it on are unwritten
   size_t cap_ = 0;

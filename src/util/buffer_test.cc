@@ -11,6 +11,7 @@ TEST_CASE("Buffer: appends, reserved room, consumed prefix") {
   Buffer b;
   CHECK(b.empty());
   CHECK(b.capacity() == 0);
+  CHECK(b.data() != nullptr);  // as a string's: C callees (llhttp) may not take null, even empty
   b.Append(std::string_view());  // nothing, from a null view
   CHECK(b.empty());
   b.Append("ab");
@@ -44,6 +45,7 @@ TEST_CASE("Buffer: appends, reserved room, consumed prefix") {
   CHECK(b.capacity() == cap);
   b.ShrinkIfIdle(64);
   CHECK(b.capacity() == 0);
+  CHECK(b.data() != nullptr);
   b.Append("again");
   CHECK(b.view() == "again");
 }
