@@ -22,7 +22,7 @@ struct Request {
   std::string_view body;
   std::string authorization;     // the Authorization header's value, if any (never a trailer's)
   // The If-Match and If-None-Match values as sent (several field lines joined with ", ", as RFC
-  // 9110 5.3 combines a list), for conditional requests. kvd does not evaluate them yet.
+  // 9110 5.3 combines a list); the router evaluates them (http/validators.h).
   std::string if_match;
   std::string if_none_match;
   // Non-zero for a well-framed request that kvd refuses (a missing or bad Host, an expectation it
