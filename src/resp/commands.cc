@@ -535,7 +535,8 @@ struct Handlers {
   static Outcome Delete(C c, Args a, Context& ctx, Cmd cmd) {
     if (!KeysOk(c, a, 1, 1)) return c.Error(ctx, cmd, c.key_error_);
     int64_t n = 0;
-    for (size_t i = 1; i < a.size(); ++i) n += c.store_->Delete(KeyFor(a[i], ctx), ctx.now_ms) ? 1 : 0;
+    store::Store::MultiKeyStep step(*c.store_, a.size() - 1, [&](size_t i) { return KeyFor(a[1 + i], ctx); });
+    for (size_t i = 1; i < a.size(); ++i) n += step.Delete(KeyFor(a[i], ctx), ctx.now_ms) ? 1 : 0;
     AppendInteger(ctx.out, n);
     return Ok(cmd);
   }
@@ -546,7 +547,8 @@ struct Handlers {
     if (!KeysOk(c, a, 1, 1)) return c.Error(ctx, Cmd::kExists, c.key_error_);
     int64_t n = 0;  // a key named twice counts twice, as in Redis
     // TtlMs finds a live key without counting a read for eviction (Redis's EXISTS does not touch).
-    for (size_t i = 1; i < a.size(); ++i) n += c.store_->TtlMs(KeyFor(a[i], ctx), ctx.now_ms) >= 0 ? 1 : 0;
+    store::Store::MultiKeyStep step(*c.store_, a.size() - 1, [&](size_t i) { return KeyFor(a[1 + i], ctx); });
+    for (size_t i = 1; i < a.size(); ++i) n += step.TtlMs(KeyFor(a[i], ctx), ctx.now_ms) >= 0 ? 1 : 0;
     AppendInteger(ctx.out, n);
     return Ok(Cmd::kExists);
   }
@@ -641,8 +643,10 @@ struct Handlers {
   static Outcome Mget(C c, Args a, Context& ctx) {
     if (!KeysOk(c, a, 1, 1)) return c.Error(ctx, Cmd::kMget, c.key_error_);
     AppendArrayHeader(ctx.out, a.size() - 1);
+    // One step: the values are those of one moment, never half of a concurrent MSET's.
+    store::Store::MultiKeyStep step(*c.store_, a.size() - 1, [&](size_t i) { return KeyFor(a[1 + i], ctx); });
     for (size_t i = 1; i < a.size(); ++i) {
-      bool hit = c.store_->Get(KeyFor(a[i], ctx), ctx.now_ms, [&](std::string_view v) { AppendBulk(ctx.out, v); });
+      bool hit = step.Get(KeyFor(a[i], ctx), ctx.now_ms, [&](std::string_view v) { AppendBulk(ctx.out, v); });
       if (hit) {
         ctx.metrics->hits.Add();
       } else {
@@ -653,9 +657,9 @@ struct Handlers {
     return Ok(Cmd::kMget);
   }
 
-  // Each pair is its own write, under its own shard's lock: MSET is not atomic across keys (a
-  // reader may see some pairs written and not others, and a write refused for memory leaves the
-  // pairs before it written). Every pair is checked before the first is written.
+  // The pairs are written in one step (Store::MultiKeyStep): a reader of the keys (GET, MGET,
+  // HTTP) sees all of them written or none, as in Redis. Every pair is checked before the first
+  // is written; a write refused for memory leaves the pairs before it written.
   static Outcome Mset(C c, Args a, Context& ctx) {
     if (a.size() % 2 == 0) return ArityError(c, ctx, Cmd::kMset, "mset");
     if (!KeysOk(c, a, 1, 2)) return c.Error(ctx, Cmd::kMset, c.key_error_);
@@ -664,8 +668,9 @@ struct Handlers {
     }
     store::WriteOptions opts;
     opts.ttl_ms = c.config_->ttl_ms;
+    store::Store::MultiKeyStep step(*c.store_, a.size() / 2, [&](size_t i) { return KeyFor(a[1 + 2 * i], ctx); });
     for (size_t i = 1; i < a.size(); i += 2) {
-      store::SetResult r = c.store_->Write(KeyFor(a[i], ctx), a[i + 1], opts, ctx.now_ms).status;
+      store::SetResult r = step.Write(KeyFor(a[i], ctx), a[i + 1], opts, ctx.now_ms).status;
       if (r != store::SetResult::kStored) return WriteError(c, ctx, Cmd::kMset, r);
     }
     AppendOk(ctx.out);

@@ -14,9 +14,9 @@ Store::Store(size_t shards, uint64_t memory_limit, uint64_t now_ms, bool shared)
   }
 }
 
-void Store::Guard::Wait(const Slot& s) {
+void Store::Wait(const Slot& s) {
   uint64_t start = MonotonicNanos();
-  mu_->lock();
+  s.mu.lock();
   s.waits.fetch_add(1, std::memory_order_relaxed);
   s.wait_ns.fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);
 }

@@ -11,6 +11,8 @@
 // shared = false all calls must come from one thread.
 #pragma once
 
+#include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <atomic>
 #include <memory>
@@ -18,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "store/shard.h"
 #include "util/spinlock.h"
 
@@ -76,6 +79,50 @@ class Store {
     return s.shard.TtlMs(key, now_ms);
   }
 
+  // One command's operations on several keys as a single step (Redis's MGET, MSET, DEL, EXISTS):
+  // every shard the keys fall in is locked, in shard order so that two steps cannot deadlock,
+  // for the step's life. Another thread's operation on those keys, or another step, sees all of
+  // the step's writes or none. Only the keys it was built with may be used through it. On an
+  // unshared store it takes no locks (one thread runs everything anyway).
+  //
+  // Holds up to a shard count of locks at once: for a command's own keys, not for scans.
+  class MultiKeyStep {
+   public:
+    // key_at(i) for i in [0, n): the keys, hashed; a key may appear more than once.
+    template <class KeyAt>
+    MultiKeyStep(Store& store, size_t n, KeyAt&& key_at) : store_(store) {
+      if (!store.shared_) return;
+      for (size_t i = 0; i < n; ++i) shards_.push_back(uint32_t(store.ShardOf(key_at(i))));
+      std::sort(shards_.begin(), shards_.end());
+      shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
+      for (uint32_t i : shards_) store.LockSlot(*store.slots_[i]);
+    }
+    ~MultiKeyStep() {
+      for (uint32_t i : shards_) store_.slots_[i]->mu.unlock();
+    }
+    MultiKeyStep(const MultiKeyStep&) = delete;
+    MultiKeyStep& operator=(const MultiKeyStep&) = delete;
+
+    template <class F>
+    bool Get(HashedKey key, uint64_t now_ms, F&& on_value) {
+      return Locked(key).Get(key, now_ms, on_value);
+    }
+    WriteResult Write(HashedKey key, std::string_view value, const WriteOptions& opts, uint64_t now_ms) {
+      return Locked(key).Write(key, value, opts, now_ms);
+    }
+    bool Delete(HashedKey key, uint64_t now_ms) { return Locked(key).Delete(key, now_ms); }
+    int64_t TtlMs(HashedKey key, uint64_t now_ms) { return Locked(key).TtlMs(key, now_ms); }
+
+   private:
+    Shard& Locked(const HashedKey& key) {
+      const size_t i = store_.ShardOf(key);
+      assert(!store_.shared_ || std::binary_search(shards_.begin(), shards_.end(), uint32_t(i)));
+      return store_.slots_[i]->shard;
+    }
+    Store& store_;
+    absl::InlinedVector<uint32_t, 16> shards_;  // locked, ascending
+  };
+
   // Start loading the memory a batch's lookups will read, so that it overlaps other work: call
   // Prefetch(key) as each key becomes known (while the next request is parsed) and
   // PrefetchBatch once the batch is complete, before its first operation. Unshared, Prefetch
@@ -129,7 +176,7 @@ class Store {
   class Guard {
    public:
     Guard(const Slot& s, bool shared) : mu_(shared ? &s.mu : nullptr) {
-      if (mu_ != nullptr && !mu_->try_lock()) Wait(s);
+      if (mu_ != nullptr) LockSlot(s);
     }
     ~Guard() {
       if (mu_ != nullptr) mu_->unlock();
@@ -138,9 +185,13 @@ class Store {
     Guard& operator=(const Guard&) = delete;
 
    private:
-    void Wait(const Slot& s);  // out of line: the contended path
     SpinLock* mu_;
   };
+  // Takes s's lock, counting a wait when it was held.
+  static void LockSlot(const Slot& s) {
+    if (!s.mu.try_lock()) Wait(s);
+  }
+  static void Wait(const Slot& s);  // out of line: the contended path
   size_t ShardOf(const HashedKey& key) const {
     // The table probes with the same hash; take the shard from the high bits, which its probing
     // uses least.

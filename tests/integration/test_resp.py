@@ -911,6 +911,55 @@ class RespReactorsTest(RespTestCase):
         self.assertEqual(c.command("DBSIZE"), self.size())
 
 
+    def test_mset_and_mget_are_one_step_across_reactors(self):
+        # Writers MSET the same round number to 16 keys (spread over the shards); readers MGET
+        # them: with the step each MGET sees one MSET's values, never a mix. Without it a mix
+        # shows up within a few hundred reads here.
+        keys = [f"atomic{i}" for i in range(16)]
+        c = self.resp_connect()
+        c.command("MSET", *[x for k in keys for x in (k, "0")])
+        stop = threading.Event()
+        errors: list[str] = []
+        reads = [0]
+
+        def writer(w: int) -> None:
+            try:
+                with RespConn(self.resp_port, timeout=10) as wc:
+                    for r in range(300):
+                        v = str(w * 100000 + r)
+                        got = wc.pipeline([("MSET", *[x for k in keys for x in (k, v)])] * 5)
+                        if got != ["OK"] * 5:
+                            errors.append(f"writer {w}: {got[:2]}")
+                            return
+            except OSError as e:
+                errors.append(f"writer {w}: {e}")
+
+        def reader() -> None:
+            try:
+                with RespConn(self.resp_port, timeout=10) as rc:
+                    while not stop.is_set():
+                        for got in rc.pipeline([("MGET", *keys)] * 5):
+                            reads[0] += 1
+                            if len(set(got)) != 1:
+                                errors.append(f"a torn MGET: {sorted(set(got))[:4]}")
+                                return
+            except OSError as e:
+                errors.append(f"reader: {e}")
+
+        writers = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        readers = [threading.Thread(target=reader) for _ in range(4)]
+        for t in writers + readers:
+            t.start()
+        for t in writers:
+            t.join(60)
+        stop.set()
+        for t in readers:
+            t.join(30)
+        self.assertFalse([t for t in writers + readers if t.is_alive()], "a client did not finish")
+        self.assertEqual(errors[:3], [])
+        self.assertGreater(reads[0], 0)
+
+
 # --------------------------------------------------------------------------------------------
 # Real tools
 # --------------------------------------------------------------------------------------------
