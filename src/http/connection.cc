@@ -80,11 +80,11 @@ bool Connection::OnRequest(Request& req) {
   const Router& router = http_->router();
   // The usual request is deferred to the end of the buffer, its store memory prefetched now. Not
   // one whose bytes the parser keeps (they change with the next request), one that closes the
-  // connection, or one with a token to check or conditions (those values are the parser's too).
-  if (req.keep_alive && parser_.borrowed() && http_->config().auth_token.empty() && req.if_match.empty() &&
-      req.if_none_match.empty() && n_deferred_ < kMaxDeferred) {
-    // Field by field: the Authorization value is not needed (no token is checked), and copying
-    // the string would cost more than the rest.
+  // connection, or one with conditions (those values are the parser's too).
+  if (req.keep_alive && parser_.borrowed() && req.if_match.empty() && req.if_none_match.empty() &&
+      n_deferred_ < kMaxDeferred) {
+    // Field by field: copying the Authorization value would cost more than the rest, so a token
+    // is checked now and only the verdict kept.
     Request& d = deferred_[n_deferred_];
     d.method = req.method;
     d.method_name = req.method_name;
@@ -93,7 +93,12 @@ bool Connection::OnRequest(Request& req) {
     d.reject_status = req.reject_status;
     d.reject_reason = req.reject_reason;
     d.keep_alive = true;
+    // The slot may hold an earlier request kept whole (output backpressure): none of its fields
+    // may carry over.
     d.authorization.clear();
+    d.if_match.clear();
+    d.if_none_match.clear();
+    d.token_ok = http_->config().auth_token.empty() ? std::nullopt : std::optional<bool>(router.Authorized(req));
     deferred_key_[n_deferred_++] = router.Prefetch(req);
     return n_deferred_ < kMaxDeferred || RunDeferred(false);
   }

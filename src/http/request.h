@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,9 @@ struct Request {
   std::string_view target;       // raw request-target: path and query, not yet decoded
   std::string_view body;
   std::string authorization;     // the Authorization header's value, if any (never a trailer's)
+  // The bearer token's verdict when the connection checked `authorization` as the request
+  // arrived and did not keep the value (a deferred request); unset: the router checks it.
+  std::optional<bool> token_ok;
   // The If-Match and If-None-Match values as sent (several field lines joined with ", ", as RFC
   // 9110 5.3 combines a list); the router evaluates them (http/validators.h).
   std::string if_match;
@@ -37,6 +41,7 @@ struct Request {
     target = {};
     body = {};
     authorization.clear();
+    token_ok.reset();
     if_match.clear();
     if_none_match.clear();
     reject_status = 0;

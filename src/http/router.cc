@@ -76,7 +76,7 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
   const bool read = req.method == Method::kGet || req.method == Method::kHead;
   if (!config_->auth_token.empty()) {
     bool open_path = t.path == "/metrics" || t.path == "/healthz";
-    if ((!open_path || config_->auth_metrics) && !Authorized(req)) {
+    if ((!open_path || config_->auth_metrics) && !(req.token_ok ? *req.token_ok : Authorized(req))) {
       Handler h = t.path == "/size" ? Handler::kSize : t.path == "/metrics" ? Handler::kMetrics
                 : t.path == "/healthz" ? Handler::kHealthz : Handler::kKey;
       return Reply(ctx, req, h, 401, "missing or wrong bearer token", "WWW-Authenticate: Bearer realm=\"kvd\"\r\n");

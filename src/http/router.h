@@ -61,8 +61,11 @@ class Router {
   // rest of what their lookups will read (Store::PrefetchBatch).
   void PrefetchBatch(const store::HashedKey* keys, size_t n) const { store_->PrefetchBatch(keys, n); }
 
- private:
+  // Whether req's Authorization header carries --auth-token (compared in constant time). The
+  // connection asks as a request arrives when it will not keep the header's value (Request::token_ok).
   bool Authorized(const http::Request& req) const;
+
+ private:
   Outcome HandleKey(const http::Request& req, std::string_view path, std::string_view query,
                     Context& ctx) const;
   Outcome Reply(Context& ctx, const http::Request& req, Handler h, int status,

@@ -6,7 +6,7 @@ import re
 import subprocess
 import unittest
 
-from kvdtest import KVD_BIN, Kvd, KvdTestCase
+from kvdtest import KVD_BIN, Kvd, KvdTestCase, build_request
 
 TOKEN = "s3cret-token"
 
@@ -42,6 +42,26 @@ class AuthTokenTest(KvdTestCase):
         self.request("POST", "/k2", b"nope")
         r = self.request("GET", "/k2", headers=self.auth())
         self.assertEqual(r.body, b"")
+
+    def test_each_pipelined_request_gets_its_own_verdict(self):
+        # One write: the requests are answered as one batch (the token is checked as each
+        # arrives); every one must get its own token's answer, in order, and the refused writes
+        # must store nothing.
+        good, bad = self.auth(), self.auth("wrong")
+        batch = [("POST", "/p1", b"a", good), ("POST", "/p2", b"b", bad), ("POST", "/p3", b"c", {}),
+                 ("GET", "/p1", None, good), ("GET", "/p1", None, bad), ("GET", "/p1", None, {}),
+                 ("GET", "/size", None, good), ("GET", "/size", None, bad), ("GET", "/p1", None, good)]
+        for rounds in (1, 3):
+            with self.subTest(rounds=rounds):
+                c = self.connect()
+                c.send(b"".join(build_request(m, t, b, headers=h) for m, t, b, h in batch) * rounds)
+                got = [(r.status, r.body) for r in c.read_responses(len(batch) * rounds)]
+                want = [(200, b"a"), (401, None), (401, None), (200, b"a"), (401, None), (401, None),
+                        (200, b"1"), (401, None), (200, b"a")] * rounds
+                self.assertEqual([(s, b) if w is not None else s for (s, b), (_, w) in zip(got, want)],
+                                 [(s, w) if w is not None else s for s, w in want])
+        for k in ("/p2", "/p3"):
+            self.assertEqual(self.request("GET", k, headers=self.auth()).body, b"")
 
     def test_metrics_and_healthz_stay_open(self):
         self.assertStatus(self.request("GET", "/metrics"), 200)

@@ -76,6 +76,7 @@ ABSL_FLAG(double, post_ratio, 0.25,
 ABSL_FLAG(uint64_t, value_bytes, 0,
           "0: POST bodies are the decimal value; N > 0: zero-padded to exactly N bytes");
 ABSL_FLAG(std::string, set_method, "POST", "method of the write requests: POST or PUT");
+ABSL_FLAG(std::string, auth_token, "", "send \"Authorization: Bearer <token>\" with every request (kvd --auth-token)");
 ABSL_FLAG(bool, json, false, "print the report as one JSON object instead of tables");
 ABSL_FLAG(uint64_t, seed, 0, "random seed (0: pick one)");
 
@@ -120,6 +121,7 @@ int Main(int argc, char** argv) {
   c.post_ratio = absl::GetFlag(FLAGS_post_ratio);
   c.value_bytes = absl::GetFlag(FLAGS_value_bytes);
   c.set_method = absl::AsciiStrToUpper(absl::GetFlag(FLAGS_set_method));
+  c.auth_token = absl::GetFlag(FLAGS_auth_token);
   c.seed = absl::GetFlag(FLAGS_seed);
   const bool json = absl::GetFlag(FLAGS_json);
 
@@ -135,6 +137,9 @@ int Main(int argc, char** argv) {
   if (!(c.post_ratio >= 0 && c.post_ratio <= 1)) return Usage("--post-ratio must be in [0, 1]");
   if (c.value_bytes > (64u << 20)) return Usage("--value-bytes must be at most 64 MiB");
   if (c.set_method != "POST" && c.set_method != "PUT") return Usage("--set-method must be POST or PUT");
+  for (char ch : c.auth_token) {  // it is written into a header line as it is
+    if (ch <= ' ' || ch > '~') return Usage("--auth-token must be visible ASCII without spaces");
+  }
   if (c.seed == 0) c.seed = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32) | 1;
   // Each connection keeps room for `pipelining` unsent requests (see client.h).
   const double buffers = static_cast<double>(c.connections) * (c.pipelining + 1) *

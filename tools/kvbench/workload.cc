@@ -165,9 +165,11 @@ char* RequestWriter::Put(char* out, const Piece& piece) {
 RequestWriter::RequestWriter(const Config& config) : value_bytes_(config.value_bytes) {
   const Target& t = config.target;
   get_prefix_ = Piece(absl::StrCat("GET ", t.path_prefix, "/"));
-  get_suffix_ = Piece(absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\n\r\n"));
+  const std::string auth =
+      config.auth_token.empty() ? "" : absl::StrCat("Authorization: Bearer ", config.auth_token, "\r\n");
+  get_suffix_ = Piece(absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\n", auth, "\r\n"));
   set_prefix_ = Piece(absl::StrCat(config.set_method, " ", t.path_prefix, "/"));
-  std::string set_suffix = absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\nContent-Length: ");
+  std::string set_suffix = absl::StrCat(" HTTP/1.1\r\nHost: ", t.host_header, "\r\n", auth, "Content-Length: ");
   if (value_bytes_ > 0) absl::StrAppend(&set_suffix, value_bytes_, "\r\n\r\n");
   set_suffix_ = Piece(std::move(set_suffix));
   // Each Put() may write up to kBlock - 1 bytes past its piece (later overwritten): count one

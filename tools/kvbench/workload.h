@@ -52,6 +52,7 @@ struct Config {
   double post_ratio = 0.25;
   size_t value_bytes = 0;
   std::string set_method = "POST";
+  std::string auth_token;  // sent as "Authorization: Bearer <token>" on every request, if set
   uint64_t seed = 1;
 };
 
@@ -82,7 +83,7 @@ class RequestWriter {
   size_t WriteBody(char* out, int64_t value) const;
 
   Piece get_prefix_;   // "GET <prefix>/"
-  Piece get_suffix_;   // " HTTP/1.1\r\nHost: h\r\n\r\n"
+  Piece get_suffix_;   // " HTTP/1.1\r\nHost: h\r\n[Authorization: ...\r\n]\r\n"
   Piece set_prefix_;   // "POST <prefix>/"
   Piece set_suffix_;   // " HTTP/1.1\r\nHost: h\r\nContent-Length: " (+ "N\r\n\r\n" if fixed)
   size_t value_bytes_ = 0;

@@ -124,6 +124,18 @@ TEST_CASE("PUT and a path prefix") {
   CHECK(buf == "PUT /p/7 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 1\r\n\r\n1");
 }
 
+TEST_CASE("an auth token goes in every request's header section") {
+  Config c = TestConfig(0);
+  c.auth_token = "s3cret";
+  RequestWriter w(c);
+  std::string buf(w.max_request_bytes(), '\0');
+  buf.resize(w.WriteGet(buf.data(), 5));
+  CHECK(buf == "GET /5 HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nAuthorization: Bearer s3cret\r\n\r\n");
+  buf.assign(w.max_request_bytes(), '\0');
+  buf.resize(w.WriteSet(buf.data(), 6, -1));
+  CHECK(buf == "POST /6 HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nAuthorization: Bearer s3cret\r\nContent-Length: 2\r\n\r\n-1");
+}
+
 TEST_CASE("padded bodies are exactly value_bytes and parse back") {
   RequestWriter w(TestConfig(8));
   CHECK(w.Body(42) == "00000042");
