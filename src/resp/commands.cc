@@ -555,7 +555,7 @@ struct Handlers {
 
   // EXPIRE/PEXPIRE key n [NX|XX|GT|LT]. Redis's order: the options, the number, its range, then
   // the key. Every kvd key has an expiry, so NX (only if it has none) never sets one and XX is
-  // always satisfied; GT/LT compare with the current one (read, then set: not one atomic step).
+  // always satisfied; GT/LT compare with the current one.
   static Outcome ExpireGeneric(C c, Args a, Context& ctx, Cmd cmd, bool ms) {
     bool nx = false, xx = false, gt = false, lt = false;
     for (size_t j = 3; j < a.size(); ++j) {
@@ -586,15 +586,17 @@ struct Handlers {
     if (ttl > int64_t(store::kMaxTtlMs)) return c.Error(ctx, cmd, invalid);
     if (!c.KeyOk(a[1])) return c.Error(ctx, cmd, c.key_error_);
     store::HashedKey key = KeyFor(a[1], ctx);
+    // The comparison with the current expiry and the change are one step, as in Redis.
+    store::Store::MultiKeyStep step(*c.store_, 1, [&](size_t) { return key; });
     if (nx || gt || lt) {
-      int64_t now_ttl = c.store_->TtlMs(key, ctx.now_ms);
+      int64_t now_ttl = step.TtlMs(key, ctx.now_ms);
       if (now_ttl < 0 || nx || (gt && ttl <= now_ttl) || (lt && ttl >= now_ttl)) {
         AppendInteger(ctx.out, 0);
         return Ok(cmd);
       }
     }
-    bool done = ttl <= 0 ? c.store_->Delete(key, ctx.now_ms)  // a time in the past: gone now
-                         : c.store_->SetTtl(key, uint64_t(ttl), ctx.now_ms);
+    bool done = ttl <= 0 ? step.Delete(key, ctx.now_ms)  // a time in the past: gone now
+                         : step.SetTtl(key, uint64_t(ttl), ctx.now_ms);
     AppendInteger(ctx.out, done ? 1 : 0);
     return Ok(cmd);
   }

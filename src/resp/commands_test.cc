@@ -10,11 +10,13 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace kvd::resp {
@@ -445,6 +447,71 @@ TEST_CASE("resp commands: EXPIRE and PEXPIRE") {
   CHECK(f.Do({"pexpire", "p", "1500"}) == Int(1));
   CHECK(f.Do({"get", "p"}, kStart + 1499) == Bulk("1"));
   CHECK(f.Do({"get", "p"}, kStart + 1500) == kNil);
+}
+
+TEST_CASE("resp commands: EXPIRE GT compares and sets in one step, from several threads") {
+  // Reactors share the store: each thread is one, with its own output, metrics and session. The
+  // clock stands still and every PEXPIRE asks for more than the last, GT, so the expiry a reader
+  // sees may only grow, and ends at the largest asked for. (Were the comparison and the change two
+  // steps, a writer could set a smaller expiry after another's larger one; that window is a few
+  // nanoseconds, so this catches it only now and then. Store::MultiKeyStep's own test shows the
+  // step's atomicity reliably.)
+  Config config;
+  store::Store store{16, uint64_t(64) << 20, kStart, /*shared=*/true};
+  constexpr int kWriters = 3, kRounds = 300000;
+  metrics::ReactorMetrics m[kWriters + 1];
+  CommandStats stats[kWriters + 1];
+  std::vector<const metrics::ReactorMetrics*> reactors{&m[0], &m[1], &m[2], &m[3]};
+  std::vector<const CommandStats*> all_stats{&stats[0], &stats[1], &stats[2], &stats[3]};
+  Commands cmds{&config, &store, &reactors, &all_stats, {6380, kStart}};
+  auto run = [&](int t, std::vector<std::string> args) {
+    std::vector<std::string_view> views(args.begin(), args.end());
+    Buffer out;
+    std::string scratch;
+    Session session;
+    Commands::Context ctx{kStart, &out, &m[t], &stats[t], &scratch, &session};
+    cmds.Handle(Args(views.data(), views.size()), ctx);
+    return std::string(out.view());
+  };
+  REQUIRE(run(0, {"SET", "k", "v", "PX", "1000"}) == "+OK\r\n");
+  std::atomic<int> ready{0}, done{0};
+  int64_t decreases = 0, reads = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&, t] {
+      ++ready;
+      while (ready.load() < kWriters + 1) {
+      }  // all start together, so that their commands interleave
+      Buffer out;
+      std::string scratch, n;
+      Session session;
+      for (int i = 0; i < kRounds; ++i) {
+        n = std::to_string(1000 + kWriters * i + t);
+        std::string_view args[] = {"PEXPIRE", "k", n, "GT"};
+        Commands::Context ctx{kStart, &out, &m[t], &stats[t], &scratch, &session};
+        cmds.Handle(Args(args, 4), ctx);
+        out.Clear();
+      }
+      ++done;
+    });
+  }
+  threads.emplace_back([&] {
+    ++ready;
+    while (ready.load() < kWriters + 1) {
+    }
+    int64_t last = 0;
+    while (done.load() < kWriters) {
+      std::string r = run(kWriters, {"PTTL", "k"});
+      int64_t v = std::stoll(r.substr(1));
+      decreases += v < last;
+      last = v;
+      ++reads;
+    }
+  });
+  for (auto& th : threads) th.join();
+  CHECK(reads > 0);
+  CHECK(decreases == 0);
+  CHECK(run(0, {"PTTL", "k"}) == Int(1000 + kWriters * (kRounds - 1) + kWriters - 1));
 }
 
 TEST_CASE("resp commands: TTL and PTTL never answer -1; PERSIST is refused") {

@@ -79,7 +79,8 @@ class Store {
     return s.shard.TtlMs(key, now_ms);
   }
 
-  // One command's operations on several keys as a single step (Redis's MGET, MSET, DEL, EXISTS):
+  // One command's operations on several keys, or several operations on one, as a single step
+  // (Redis's MGET, MSET, DEL, EXISTS; EXPIRE GT/LT's read and set):
   // every shard the keys fall in is locked, in shard order so that two steps cannot deadlock,
   // for the step's life. Another thread's operation on those keys, or another step, sees all of
   // the step's writes or none. Only the keys it was built with may be used through it. On an
@@ -112,6 +113,7 @@ class Store {
     }
     bool Delete(HashedKey key, uint64_t now_ms) { return Locked(key).Delete(key, now_ms); }
     int64_t TtlMs(HashedKey key, uint64_t now_ms) { return Locked(key).TtlMs(key, now_ms); }
+    bool SetTtl(HashedKey key, uint64_t ttl_ms, uint64_t now_ms) { return Locked(key).SetTtl(key, ttl_ms, now_ms); }
 
    private:
     Shard& Locked(const HashedKey& key) {
