@@ -20,7 +20,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "store/shard.h"
 #include "util/spinlock.h"
 
@@ -93,13 +92,17 @@ class Store {
     template <class KeyAt>
     MultiKeyStep(Store& store, size_t n, KeyAt&& key_at) : store_(store) {
       if (!store.shared_) return;
-      for (size_t i = 0; i < n; ++i) shards_.push_back(uint32_t(store.ShardOf(key_at(i))));
-      std::sort(shards_.begin(), shards_.end());
-      shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
-      for (uint32_t i : shards_) store.LockSlot(*store.slots_[i]);
+      if (n > kInline) {
+        more_.resize(n);
+        shards_ = more_.data();
+      }
+      for (size_t i = 0; i < n; ++i) shards_[i] = uint32_t(store.ShardOf(key_at(i)));
+      std::sort(shards_, shards_ + n);
+      n_ = size_t(std::unique(shards_, shards_ + n) - shards_);
+      for (size_t i = 0; i < n_; ++i) store.LockSlot(*store.slots_[shards_[i]]);
     }
     ~MultiKeyStep() {
-      for (uint32_t i : shards_) store_.slots_[i]->mu.unlock();
+      for (size_t i = 0; i < n_; ++i) store_.slots_[shards_[i]]->mu.unlock();
     }
     MultiKeyStep(const MultiKeyStep&) = delete;
     MultiKeyStep& operator=(const MultiKeyStep&) = delete;
@@ -118,11 +121,15 @@ class Store {
    private:
     Shard& Locked(const HashedKey& key) {
       const size_t i = store_.ShardOf(key);
-      assert(!store_.shared_ || std::binary_search(shards_.begin(), shards_.end(), uint32_t(i)));
+      assert(!store_.shared_ || std::binary_search(shards_, shards_ + n_, uint32_t(i)));
       return store_.slots_[i]->shard;
     }
+    static constexpr size_t kInline = 16;  // a command's keys up to this many allocate nothing
     Store& store_;
-    absl::InlinedVector<uint32_t, 16> shards_;  // locked, ascending
+    uint32_t inline_[kInline];
+    std::vector<uint32_t> more_;
+    uint32_t* shards_ = inline_;  // [0, n_): locked, ascending
+    size_t n_ = 0;
   };
 
   // Start loading the memory a batch's lookups will read, so that it overlaps other work: call
