@@ -214,18 +214,7 @@ def self_ir(p, pattern):
             ir += v
     return ir
 def parse_share(p):
-    grand = total(p)
-    lines = open(os.path.join(tmp, p + ".annotate")).read().splitlines()
-    start = next(i for i, l in enumerate(lines) if "file:function" in l) + 2
-    ir = 0
-    for l in lines[start:]:
-        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*)$", l)
-        if not m:
-            break
-        v = int(m.group(1).replace(",", ""))
-        if v < 0.99 * grand and re.search(r"llhttp|RequestParser", m.group(3)):
-            ir += v
-    return 100.0 * ir / grand
+    return 100.0 * self_ir(p, r"llhttp|RequestParser") / total(p)
 shares = {p: parse_share(p) for p in ("get", "post")}
 L.append(f"HTTP parsing (llhttp and kvd's `RequestParser` callbacks) is {shares['get']:.0f}% of a GET's "
          f"instructions and {shares['post']:.0f}% of a POST's.")

@@ -32,6 +32,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "fmt/format.h"
+#include "kvbench/rng.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/flag_names.h"
@@ -55,17 +56,6 @@ using kvd::store::SetMode;
 using kvd::store::Store;
 
 constexpr uint64_t kTtlMs = uint64_t(3600) * 1000;
-
-// splitmix64, one per thread.
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
 
 size_t UsableCpus() {
   cpu_set_t set;
@@ -111,7 +101,7 @@ Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, d
       CPU_ZERO(&one);
       CPU_SET(int(t % UsableCpus()), &one);
       pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-      Rng rng{0x1234 + t};
+      kvbench::SplitMix64 rng(0x1234 + t);  // one per thread
       Store& store = *own[owned ? t : 0];
       std::vector<std::string> names(static_cast<size_t>(batch));
       std::vector<HashedKey> hashed(static_cast<size_t>(batch));
