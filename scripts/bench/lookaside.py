@@ -90,10 +90,10 @@ class Kvd:
         self.c = conn
 
     def get_req(self, key):
-        return b"GET /%s HTTP/1.1\r\n\r\n" % key
+        return b"GET /%s HTTP/1.1\r\nHost: kvd\r\n\r\n" % key
 
     def set_req(self, key, value):
-        return b"POST /%s HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (key, len(value), value)
+        return b"POST /%s HTTP/1.1\r\nHost: kvd\r\nContent-Length: %d\r\n\r\n%s" % (key, len(value), value)
 
     def response(self):
         c = self.c
@@ -128,7 +128,7 @@ class Kvd:
         raise ProtocolError("kvd: POST /%s answered %d %r" % (key.decode(), status, body[:100]))
 
     def get_path(self, path):
-        self.c.send(b"GET %s HTTP/1.1\r\n\r\n" % path)
+        self.c.send(b"GET %s HTTP/1.1\r\nHost: kvd\r\n\r\n" % path)
         status, body = self.response()
         if status != 200:
             raise ProtocolError("kvd: GET %s answered %d" % (path.decode(), status))
