@@ -268,13 +268,15 @@ rows.append(("server CPU per request over RESP, redis-benchmark -c 20 -P 10, SET
              "≤ 0.6x Redis (aim 0.5x), below Pogocache", meas, v, bound or ""))
 # 10: the store across threads (store_scaling.sh): kvd's default on 2 CPUs is 32 shards.
 v, vb = f("store_speedup_2t_32s_locks"), f("store_speedup_2t_32s_owned")
+vh = f("store_speedup_2t_32s_handoff")
 ok = None if v is None else v >= 1.7
 bound = ""
 if ok is False:
     bound = (f"each thread on a store of its own (no shared lines: the shared-nothing bound) reaches "
-             f"{num(vb)}x in the same run; with shared shards a request's shard was last touched by the "
-             f"other thread half the time, however many shards, and its lock line (a SET: also the arena "
-             f"head, the wheel slot) crosses between the cores at 42-47 ns a line (docs/design.md)")
+             f"{num(vb)}x in the same run, and that design with real hand-offs to the key's owner "
+             f"(rings between the threads, owners polling: no wake-ups counted) {num(vh)}x; with shared "
+             f"shards a request's shard was last touched by the other thread half the time, and with "
+             f"hand-offs half the requests cross to the other core and their answers back (docs/design.md)")
 rows.append(("store ops/s, 2 threads vs 1, shard locks (storebench, 16 shards a thread)", "≥ 1.7x",
              f"{num(v)}x" if v is not None else "—", verdict(ok), bound))
 # 11, 12: kvd against kvfloor, the same client in the same run (bench.sh).

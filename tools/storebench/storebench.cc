@@ -6,15 +6,22 @@
 // what the shard locks cost (acquisitions that had to wait, and the time they waited).
 //
 //   build/storebench [--threads=1,2] [--shards=x1,x16] [--keys=1000000] [--seconds=3]
-//                    [--value-bytes=8] [--batch=16] [--get-percent=80] [--owned] [--repeat=1]
+//                    [--value-bytes=8] [--batch=16] [--get-percent=80] [--owned] [--handoff]
+//                    [--repeat=1]
 //                    [--json=FILE]
 //
 // --shards takes counts ("2") or multiples of the thread count ("x1", "x16"). A 1-thread store
 // is measured unshared (no locks, as kvd builds it with --threads=1) and shared; speedups are
 // over the unshared one with the same shard rule. --owned (the default) adds, above one thread,
 // each thread on a store of its own holding its share of the keys: the bound of a shared-nothing
-// design whose hand-offs cost nothing. Each run starts from a freshly filled store; with
-// --repeat=N every configuration runs N times, interleaved, and its row is the median run.
+// design whose hand-offs cost nothing. --handoff (the default) adds that design with real
+// hand-offs: every thread draws keys from the whole keyspace as before, runs those it owns on its
+// own unlocked store, and passes the others to their owner through a ring (one per pair of
+// threads, single producer and consumer), which runs them and copies GET values into the sender's
+// buffers; the sender waits for its batch's answers, serving its own ring meanwhile. Owners poll,
+// never sleep, so the cost of waking one (an eventfd write and an epoll return in a reactor) is not
+// in it. Each run starts from a freshly filled store; with --repeat=N every configuration runs N
+// times, interleaved, and its row is the median run.
 #include <pthread.h>
 #include <sched.h>
 
@@ -22,6 +29,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +56,8 @@ ABSL_FLAG(std::string, json, "", "also write the rows as JSON to this file");
 ABSL_FLAG(int, repeat, 1, "runs of each configuration (interleaved); rows are the medians");
 ABSL_FLAG(bool, owned, true,
           "also run each thread on a store of its own (the shared-nothing bound) above 1 thread");
+ABSL_FLAG(bool, handoff, true,
+          "also run each thread on a store of its own, handing other threads' keys to them, above 1 thread");
 
 namespace {
 
@@ -66,6 +76,7 @@ struct Row {
   size_t threads, shards;
   bool shared;
   bool owned;
+  bool handoff;
   double ops_per_sec;
   uint64_t lock_waits;
   double lock_wait_ms;
@@ -146,8 +157,181 @@ Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, d
   uint64_t total = 0;
   for (uint64_t n : ops) total += n;
   const Store::LockStats after = own[0]->Locks();
-  return {threads, shards, shared && !owned, owned, double(total) / elapsed, after.waits - before.waits,
-          double(after.wait_ns - before.wait_ns) / 1e6, 0};
+  return {threads, shards, shared && !owned, owned, false, double(total) / elapsed,
+          after.waits - before.waits, double(after.wait_ns - before.wait_ns) / 1e6, 0};
+}
+
+// A request handed to its key's owner: the owner runs it on its store, copies a GET's value to
+// *out, and counts it in the sender's `answered`. The key travels in the slot (the workload's keys
+// are decimal numbers, at most 15 digits), so the owner reads no line of the sender's but the
+// slot's; `out` is the sender's, valid until then.
+struct Handed {
+  size_t hash;
+  std::string* out;  // nullptr: a SET
+  uint8_t len;
+  char key[15];
+};
+
+// One sender's requests to one owner. The sender writes slots and publishes them with `head`; the
+// owner runs them and gives the slots back with `tail`. Each on its own line, as the two sides
+// write them.
+struct Ring {
+  static constexpr uint32_t kSize = 1024;  // a power of 2, above kInFlight batches
+  alignas(64) std::atomic<uint32_t> head{0};
+  alignas(64) std::atomic<uint32_t> tail{0};
+  alignas(64) Handed slots[kSize];
+};
+
+// Batches a thread has handed out and not yet seen answered, as from that many connections
+// (4 and 8 measured alike here).
+constexpr size_t kInFlight = 8;
+
+struct alignas(64) Answered {
+  std::atomic<uint64_t> n{0};
+};
+
+Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int value_bytes, int batch,
+               int get_percent) {
+  const uint64_t t0 = kvd::MonotonicMs();
+  const std::string value(size_t(value_bytes), 'v');
+  // The owner from bits the stores' shard choice (hash >> 40) does not use.
+  auto owner = [threads](const HashedKey& k) { return size_t((k.hash >> 32) & 0xff) % threads; };
+  std::vector<std::unique_ptr<Store>> own;
+  for (size_t i = 0; i < threads; ++i) {
+    own.push_back(std::make_unique<Store>(std::max<size_t>(1, shards / threads), uint64_t(16) << 30, t0, false));
+  }
+  for (uint64_t i = 0; i < keys; ++i) {
+    const std::string k = Key(i);
+    own[owner(HashedKey(k))]->Set(k, value, kTtlMs, SetMode::kAlways, t0);
+  }
+  std::vector<std::unique_ptr<Ring>> rings(threads * threads);  // [sender * threads + owner]
+  for (auto& r : rings) r = std::make_unique<Ring>();
+  std::vector<Answered> answered(threads);
+
+  // Runs what other threads handed to `self`, prefetching it first as a batch of its own.
+  auto serve = [&](size_t self) {
+    Store& store = *own[self];
+    for (size_t from = 0; from < threads; ++from) {
+      if (from == self) continue;
+      Ring& r = *rings[from * threads + self];
+      const uint32_t tail = r.tail.load(std::memory_order_relaxed);
+      const uint32_t head = r.head.load(std::memory_order_acquire);
+      if (head == tail) continue;
+      HashedKey handed[Ring::kSize];
+      uint32_t m = 0;
+      for (uint32_t i = tail; i != head; ++i, ++m) {
+        const Handed& h = r.slots[i % Ring::kSize];
+        handed[m] = HashedKey(std::string_view(h.key, h.len), h.hash);
+        store.Prefetch(handed[m]);
+      }
+      store.PrefetchBatch(handed, m);
+      const uint64_t now = kvd::MonotonicMs();
+      for (uint32_t i = tail, j = 0; i != head; ++i, ++j) {
+        std::string* out = r.slots[i % Ring::kSize].out;
+        if (out != nullptr) {
+          if (!store.Get(handed[j], now, [&](std::string_view v) { out->assign(v); })) out->clear();
+        } else {
+          store.Set(handed[j], value, kTtlMs, SetMode::kAlways, now);
+        }
+      }
+      r.tail.store(head, std::memory_order_relaxed);
+      answered[from].n.fetch_add(m, std::memory_order_release);
+    }
+  };
+
+  std::atomic<bool> go{false}, stop{false};
+  std::atomic<size_t> running{threads}, finished{0};
+  std::vector<uint64_t> ops(threads, 0);
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(int(t % UsableCpus()), &one);
+      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+      kvbench::SplitMix64 rng(0x1234 + t);
+      Store& store = *own[t];
+      // kInFlight batches, as from that many connections: a reactor goes on with other
+      // connections while one waits for its answers.
+      struct Batch {
+        std::vector<std::string> names, outs;
+        std::vector<HashedKey> hashed;
+        std::vector<bool> is_get, mine;
+        uint64_t sent_upto = 0;  // answered[t] once all of it is back
+      };
+      std::vector<Batch> flight(kInFlight);
+      for (Batch& b : flight) {
+        b.names.resize(size_t(batch));
+        b.outs.resize(size_t(batch));
+        b.hashed.resize(size_t(batch));
+        b.is_get.resize(size_t(batch));
+        b.mine.resize(size_t(batch));
+      }
+      std::vector<HashedKey> local(static_cast<size_t>(batch));
+      std::vector<uint32_t> heads(threads);
+      uint64_t n = 0, sent = 0;
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
+        Batch& b = flight[seq % kInFlight];
+        if (seq >= kInFlight) {  // the batch that used these buffers is answered once all is back
+          while (answered[t].n.load(std::memory_order_acquire) < b.sent_upto) serve(t);
+          n += uint64_t(batch);
+        }
+        const uint64_t now = kvd::MonotonicMs();
+        for (size_t o = 0; o < threads; ++o) heads[o] = rings[t * threads + o]->head.load(std::memory_order_relaxed);
+        size_t nl = 0;
+        for (int i = 0; i < batch; ++i) {
+          b.names[i] = Key(rng.Next() % keys);
+          b.is_get[i] = int(rng.Next() % 100) < get_percent;
+          b.hashed[i] = HashedKey(b.names[i]);
+          const size_t o = owner(b.hashed[i]);
+          b.mine[i] = o == t;
+          if (b.mine[i]) {
+            store.Prefetch(b.hashed[i]);
+            local[nl++] = b.hashed[i];
+            continue;
+          }
+          Handed& h = rings[t * threads + o]->slots[heads[o]++ % Ring::kSize];
+          h.hash = b.hashed[i].hash;
+          h.out = b.is_get[i] ? &b.outs[i] : nullptr;
+          h.len = uint8_t(b.names[i].size());
+          std::memcpy(h.key, b.names[i].data(), b.names[i].size());
+          ++sent;
+        }
+        for (size_t o = 0; o < threads; ++o) {  // published once a batch, not once a request
+          if (o != t) rings[t * threads + o]->head.store(heads[o], std::memory_order_release);
+        }
+        b.sent_upto = sent;
+        store.PrefetchBatch(local.data(), nl);
+        for (int i = 0; i < batch; ++i) {
+          if (!b.mine[i]) continue;
+          if (b.is_get[i]) {
+            store.Get(b.hashed[i], now, [&](std::string_view v) { b.outs[i].assign(v); });
+          } else {
+            store.Set(b.hashed[i], value, kTtlMs, SetMode::kAlways, now);
+          }
+        }
+        serve(t);
+      }
+      ops[t] = n;
+      running.fetch_sub(1);
+      while (running.load() != 0) serve(t);  // others may still wait on this thread
+      // And this thread's buffers stay until no one is still answering into them.
+      finished.fetch_add(1);
+      while (finished.load() != threads) {
+      }
+    });
+  }
+  const uint64_t start = kvd::MonotonicNanos();
+  go.store(true, std::memory_order_release);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop.store(true);
+  for (auto& th : pool) th.join();
+  const double elapsed = double(kvd::MonotonicNanos() - start) / 1e9;
+  uint64_t total = 0;
+  for (uint64_t x : ops) total += x;
+  return {threads, shards, false, false, true, double(total) / elapsed, 0, 0, 0};
 }
 
 }  // namespace
@@ -194,6 +378,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "storebench: --repeat must be 1..100\n");
     return 2;
   }
+  // Hand-offs carry keys in 15 bytes and hold kInFlight batches in a ring.
+  if (keys > uint64_t(1e15) || batch > int(Ring::kSize / kInFlight)) {
+    std::fprintf(stderr, "storebench: --keys must be at most 10^15 and --batch at most %zu\n", Ring::kSize / kInFlight);
+    return 2;
+  }
   if (keys == 0 || seconds <= 0 || value_bytes < 0 || batch < 1 || get_percent < 0 || get_percent > 100) {
     std::fprintf(stderr, "storebench: --keys, --seconds, --batch must be positive, --get-percent 0..100\n");
     return 2;
@@ -205,7 +394,7 @@ int main(int argc, char** argv) {
   std::printf("|---|---|---|---|---|---|---|---|\n");
   // Every configuration, then every configuration again (--repeat times): a disturbance from
   // outside lands on one run of several rather than on one configuration's only run.
-  enum Mode { kUnlocked, kLocked, kOwned };
+  enum Mode { kUnlocked, kLocked, kOwned, kHandoff };
   struct Config {
     size_t rule, threads, shards;
     Mode mode;
@@ -218,6 +407,7 @@ int main(int argc, char** argv) {
       std::vector<Mode> modes = {kLocked};
       if (threads == 1) modes = {kUnlocked, kLocked};
       if (threads > 1 && absl::GetFlag(FLAGS_owned)) modes.push_back(kOwned);
+      if (threads > 1 && absl::GetFlag(FLAGS_handoff)) modes.push_back(kHandoff);
       for (Mode mode : modes) configs.push_back({ri, threads, shards, mode});
     }
   }
@@ -226,6 +416,10 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < repeat; ++rep) {
     for (size_t c = 0; c < configs.size(); ++c) {
       const Config& k = configs[c];
+      if (k.mode == kHandoff) {
+        runs[c].push_back(RunHandoff(k.threads, k.shards, keys, seconds, value_bytes, batch, get_percent));
+        continue;
+      }
       runs[c].push_back(Run(k.threads, k.shards, k.mode == kLocked, k.mode == kOwned, keys, seconds,
                             value_bytes, batch, get_percent));
     }
@@ -244,7 +438,10 @@ int main(int argc, char** argv) {
     r.speedup = unlocked_one > 0 ? r.ops_per_sec / unlocked_one : 0;
     rows.push_back(r);
     const Mode mode = configs[c].mode;
-    const char* locks = mode == kLocked ? "shard locks" : mode == kOwned ? "none (store per thread)" : "none";
+    const char* locks = mode == kLocked    ? "shard locks"
+                        : mode == kOwned   ? "none (store per thread)"
+                        : mode == kHandoff ? "none (hand-off to the owner)"
+                                           : "none";
     const std::string speedup = r.speedup > 0 ? fmt::format("{:.2f}x", r.speedup) : "—";  // no 1-thread row
     std::printf("| %zu | %zu (%s) | %s | %.0f | %.0f | %s | %llu | %.1f |\n", r.threads, r.shards,
                 rules[configs[c].rule].label.c_str(), locks, r.ops_per_sec, r.ops_per_sec / double(r.threads),
@@ -257,7 +454,10 @@ int main(int argc, char** argv) {
       std::string line;
       for (double x : all[c]) line += fmt::format(" {:.2f}M", x / 1e6);
       std::printf("  %zu threads, %zu shards, %s:%s\n", configs[c].threads, configs[c].shards,
-                  configs[c].mode == kLocked ? "locks" : configs[c].mode == kOwned ? "owned" : "unlocked",
+                  configs[c].mode == kLocked    ? "locks"
+                  : configs[c].mode == kOwned   ? "owned"
+                  : configs[c].mode == kHandoff ? "hand-off"
+                                                : "unlocked",
                   line.c_str());
     }
   }
@@ -266,9 +466,9 @@ int main(int argc, char** argv) {
     std::string j = "[";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      j += fmt::format("{}{{\"threads\":{},\"shards\":{},\"locks\":{},\"owned\":{},\"ops_per_sec\":{:.0f},\"speedup\":{:.3f},"
+      j += fmt::format("{}{{\"threads\":{},\"shards\":{},\"locks\":{},\"owned\":{},\"handoff\":{},\"ops_per_sec\":{:.0f},\"speedup\":{:.3f},"
                        "\"lock_waits\":{},\"lock_wait_ms\":{:.3f}}}",
-                       i ? "," : "", r.threads, r.shards, r.shared ? "true" : "false", r.owned ? "true" : "false", r.ops_per_sec,
+                       i ? "," : "", r.threads, r.shards, r.shared ? "true" : "false", r.owned ? "true" : "false", r.handoff ? "true" : "false", r.ops_per_sec,
                        r.speedup, r.lock_waits, r.lock_wait_ms);
     }
     j += "]\n";
