@@ -162,7 +162,7 @@ Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, d
 }
 
 // A request handed to its key's owner: the owner runs it on its store, copies a GET's value to
-// *out, and counts it in the sender's `answered`. The key travels in the slot (the workload's keys
+// *out, and moves the ring's tail past it. The key travels in the slot (the workload's keys
 // are decimal numbers, at most 15 digits), so the owner reads no line of the sender's but the
 // slot's; `out` is the sender's, valid until then.
 struct Handed {
@@ -173,10 +173,11 @@ struct Handed {
 };
 
 // One sender's requests to one owner. The sender writes slots and publishes them with `head`; the
-// owner runs them and gives the slots back with `tail`. Each on its own line, as the two sides
+// owner runs them in order, then gives the slots back and the answers with `tail` (so the sender
+// knows a request is answered once tail has passed it). Each on its own line, as the two sides
 // write them.
 struct Ring {
-  static constexpr uint32_t kSize = 1024;  // a power of 2, above kInFlight batches
+  static constexpr uint32_t kSize = 1024;  // a power of 2, at least kInFlight batches
   alignas(64) std::atomic<uint32_t> head{0};
   alignas(64) std::atomic<uint32_t> tail{0};
   alignas(64) Handed slots[kSize];
@@ -185,10 +186,6 @@ struct Ring {
 // Batches a thread has handed out and not yet seen answered, as from that many connections
 // (4 and 8 measured alike here).
 constexpr size_t kInFlight = 8;
-
-struct alignas(64) Answered {
-  std::atomic<uint64_t> n{0};
-};
 
 Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int value_bytes, int batch,
                int get_percent) {
@@ -206,7 +203,6 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
   }
   std::vector<std::unique_ptr<Ring>> rings(threads * threads);  // [sender * threads + owner]
   for (auto& r : rings) r = std::make_unique<Ring>();
-  std::vector<Answered> answered(threads);
 
   // Runs what other threads handed to `self`, prefetching it first as a batch of its own.
   auto serve = [&](size_t self) {
@@ -234,8 +230,7 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
           store.Set(handed[j], value, kTtlMs, SetMode::kAlways, now);
         }
       }
-      r.tail.store(head, std::memory_order_relaxed);
-      answered[from].n.fetch_add(m, std::memory_order_release);
+      r.tail.store(head, std::memory_order_release);
     }
   };
 
@@ -257,7 +252,7 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
         std::vector<std::string> names, outs;
         std::vector<HashedKey> hashed;
         std::vector<bool> is_get, mine;
-        uint64_t sent_upto = 0;  // answered[t] once all of it is back
+        std::vector<uint32_t> upto;  // per owner: its ring's head after this batch
       };
       std::vector<Batch> flight(kInFlight);
       for (Batch& b : flight) {
@@ -266,16 +261,20 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
         b.hashed.resize(size_t(batch));
         b.is_get.resize(size_t(batch));
         b.mine.resize(size_t(batch));
+        b.upto.resize(threads);
       }
       std::vector<HashedKey> local(static_cast<size_t>(batch));
       std::vector<uint32_t> heads(threads);
-      uint64_t n = 0, sent = 0;
+      uint64_t n = 0;
       while (!go.load(std::memory_order_acquire)) {
       }
       for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
         Batch& b = flight[seq % kInFlight];
         if (seq >= kInFlight) {  // the batch that used these buffers is answered once all is back
-          while (answered[t].n.load(std::memory_order_acquire) < b.sent_upto) serve(t);
+          for (size_t o = 0; o < threads; ++o) {
+            const Ring& r = *rings[t * threads + o];
+            while (o != t && int32_t(r.tail.load(std::memory_order_acquire) - b.upto[o]) < 0) serve(t);
+          }
           n += uint64_t(batch);
         }
         const uint64_t now = kvd::MonotonicMs();
@@ -297,12 +296,11 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
           h.out = b.is_get[i] ? &b.outs[i] : nullptr;
           h.len = uint8_t(b.names[i].size());
           std::memcpy(h.key, b.names[i].data(), b.names[i].size());
-          ++sent;
         }
         for (size_t o = 0; o < threads; ++o) {  // published once a batch, not once a request
           if (o != t) rings[t * threads + o]->head.store(heads[o], std::memory_order_release);
         }
-        b.sent_upto = sent;
+        b.upto = heads;
         store.PrefetchBatch(local.data(), nl);
         for (int i = 0; i < batch; ++i) {
           if (!b.mine[i]) continue;
