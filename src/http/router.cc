@@ -113,6 +113,9 @@ Router::Outcome Router::Handle(const http::Request& req, Context& ctx) const {
     figures.bytes_copied = s.bytes_copied;
     figures.ghost_hits = s.ghost_hits;
     figures.writes_refused = s.rejected;
+    const store::Store::LockStats locks = store_->Locks();
+    figures.lock_waits = locks.waits;
+    figures.lock_wait_ns = locks.wait_ns;
     std::string text;
     if (http_stats_ != nullptr) AppendMetrics(*http_stats_, &text);
     metrics::Render(reactors_->data(), reactors_->size(), figures, &text);

@@ -97,6 +97,12 @@ void Render(const ReactorMetrics* const* reactors, size_t n, const StoreFigures&
            store.ghost_hits);
   w.Single("kvd_writes_refused_total", "counter",
            "Writes answered 507: the value cannot fit in the memory limit.", store.writes_refused);
+  // The signal that the store's shared shards cost something on this machine (docs/design.md,
+  // "One keyspace across reactors"): always 0 with one reactor, whose store takes no locks.
+  w.Single("kvd_store_lock_waits_total", "counter",
+           "Shard lock acquisitions that found the lock held by another reactor.", store.lock_waits);
+  w.Single("kvd_store_lock_wait_seconds_total", "counter", "Time those acquisitions waited.",
+           double(store.lock_wait_ns) / 1e9);
   w.Single("kvd_memory_limit_bytes", "gauge", "The configured memory limit (--max-memory).",
            store.bytes_limit);
   w.Single("kvd_memory_reserved_bytes", "gauge",

@@ -95,6 +95,8 @@ struct StoreFigures {
   uint64_t evicted_main = 0;    // evicted from the main queue, frequency spent
   uint64_t promoted = 0, reinserted = 0, bytes_copied = 0, ghost_hits = 0;
   uint64_t writes_refused = 0;  // 507: the value cannot fit in the limit
+  // Shard lock acquisitions that found the lock held, and how long they waited (Store::Locks).
+  uint64_t lock_waits = 0, lock_wait_ns = 0;
 };
 
 // Appends the Prometheus text exposition (format 0.0.4) of all reactors' metrics, the store

@@ -127,7 +127,8 @@ TEST_CASE("Render writes the store's figures, after what is already there") {
          StoreFigures{.keys = 7, .bytes_limit = 20, .bytes_reserved = 12, .bytes_used = 10,
                       .segments_small = 1, .segments_main = 2, .segments_spare = 3, .expired = 3,
                       .evicted_small = 4, .evicted_main = 5, .promoted = 6, .reinserted = 7,
-                      .bytes_copied = 8, .ghost_hits = 9, .writes_refused = 11},
+                      .bytes_copied = 8, .ghost_hits = 9, .writes_refused = 11, .lock_waits = 13,
+                      .lock_wait_ns = 1500000000},
          &out);
   REQUIRE(out.rfind("keep\n", 0) == 0);  // appends, never overwrites
   auto s = Samples(out.substr(5));
@@ -142,6 +143,8 @@ TEST_CASE("Render writes the store's figures, after what is already there") {
   CHECK(s["kvd_eviction_copied_bytes_total"] == "8");
   CHECK(s["kvd_ghost_hits_total"] == "9");
   CHECK(s["kvd_writes_refused_total"] == "11");
+  CHECK(s["kvd_store_lock_waits_total"] == "13");
+  CHECK(s["kvd_store_lock_wait_seconds_total"] == "1.5");
   CHECK(s["kvd_memory_reserved_bytes"] == "12");
   CHECK(s["kvd_memory_fragmentation_bytes"] == "2");
   CHECK(s["kvd_memory_segments{queue=\"small\"}"] == "1");
@@ -240,6 +243,8 @@ TEST_CASE(
       {"kvd_eviction_copied_bytes_total", "counter"},
       {"kvd_ghost_hits_total", "counter"},
       {"kvd_writes_refused_total", "counter"},
+      {"kvd_store_lock_waits_total", "counter"},
+      {"kvd_store_lock_wait_seconds_total", "counter"},
       {"kvd_memory_limit_bytes", "gauge"},
       {"kvd_memory_reserved_bytes", "gauge"},
       {"kvd_memory_used_bytes", "gauge"},

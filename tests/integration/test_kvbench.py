@@ -195,6 +195,44 @@ class KvbenchRunTest(_KvbenchCase):
         self.assertGreater(seen, 0, "no key was written")
 
 
+def store_lock_figures(port: int) -> tuple[float, float]:
+    """kvd's kvd_store_lock_waits_total and kvd_store_lock_wait_seconds_total."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode("utf-8")
+    found = {}
+    for line in text.splitlines():
+        m = re.match(r"^(kvd_store_lock_wait(?:s_total|_seconds_total))\s+(\S+)$", line)
+        if m:
+            found[m.group(1)] = float(m.group(2))
+    return found["kvd_store_lock_waits_total"], found["kvd_store_lock_wait_seconds_total"]
+
+
+class StoreLockMetricsTest(_KvbenchCase):
+    """Two reactors on two shards contend for the shard locks under load, and /metrics shows it;
+    one reactor's store takes no locks, so its figures stay 0 under the same load."""
+
+    kvd_flags = ["--threads=2", "--shards=2"]
+
+    def load(self, port: int) -> None:
+        # 16 connections: SO_REUSEPORT spreads them over both reactors (all on one: 2 in 65,536).
+        p = run_kvbench([f"--uri=http://127.0.0.1:{port}", "--duration=2s", "--connections=16",
+                         "--pipelining=16", "--keys=1000", "--json"], 2)
+        self.assertEqual(p.returncode, 0, f"kvbench failed:\n{p.stderr}\n{p.stdout}")
+
+    def test_waits_counted_with_two_reactors(self):
+        self.assertEqual(store_lock_figures(self.port), (0, 0))
+        self.load(self.port)
+        waits, seconds = store_lock_figures(self.port)
+        self.assertGreater(waits, 0, "no shard lock waits with 2 reactors on 2 shards")
+        self.assertGreater(seconds, 0)
+        self.assertLess(seconds, 2 * 2 + 1, "more waiting than two reactors had time")
+
+    def test_none_with_one_reactor(self):
+        one = self.start_server(["--threads=1"])
+        self.load(one.port)
+        self.assertEqual(store_lock_figures(one.port), (0, 0))
+
+
 class KvbenchExitStatusTest(_KvbenchCase):
     start_kvd = False
 
