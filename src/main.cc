@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "fmt/format.h"
 #include "net/listener.h"
 #include "net/reactor.h"
 #include "http/connection.h"
@@ -54,14 +57,30 @@ int main(int argc, char** argv) {
 
   // One listening socket per reactor and protocol, bound with SO_REUSEPORT: the kernel spreads
   // connections over the reactors.
+  // SO_REUSEPORT would as gladly let this kvd share its port with another process of the same
+  // user, the kernel splitting connections between two caches: a port someone else listens on is
+  // refused (a port kvd was to pick itself is picked again).
   auto open_listeners = [&](uint16_t* port, std::vector<int>* fds) {
-    for (size_t i = 0; i < config.threads; ++i) {
-      int fd = net::OpenListener(config.bind, *port, &error);
-      if (fd < 0) return false;
-      if (*port == 0) *port = net::BoundPort(fd);  // the others share the port the first one got
-      fds->push_back(fd);
+    const uint16_t asked = *port;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      for (size_t i = 0; i < config.threads; ++i) {
+        int fd = net::OpenListener(config.bind, *port, &error);
+        if (fd < 0) return false;
+        if (*port == 0) *port = net::BoundPort(fd);  // the others share the port the first one got
+        fds->push_back(fd);
+      }
+      std::string where;
+      if (net::OthersListening(config.bind, *port, *fds, &where) == 0) return true;
+      error = fmt::format(
+          "listen on {}:{}: Address already in use (another process listens on {}; kvd will not "
+          "share a port, which would split connections between two caches)",
+          config.bind, *port, where);
+      for (int fd : *fds) close(fd);
+      fds->clear();
+      if (asked != 0) return false;
+      *port = 0;
     }
-    return true;
+    return false;
   };
   std::vector<int> http_fds, resp_fds;
   uint16_t port = config.port, resp_port = config.resp_port;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kvd::net {
 
@@ -13,5 +14,13 @@ int OpenListener(const std::string& bind, uint16_t port, std::string* error);
 
 // The port a bound socket got.
 uint16_t BoundPort(int fd);
+
+// How many sockets other than `ours` listen on bind:port, counting those on an overlapping address
+// (the same one, or either the wildcard), from /proc/net/tcp and /proc/net/tcp6; *where gets the
+// first one's address. SO_REUSEPORT lets any process of the same user bind a port kvd listens on,
+// and the kernel would then split new connections between two caches without an error: kvd looks
+// after binding and refuses to share. 0 when /proc cannot be read (nothing to go on).
+size_t OthersListening(const std::string& bind, uint16_t port, const std::vector<int>& ours,
+                       std::string* where);
 
 }  // namespace kvd::net

@@ -133,10 +133,10 @@ class Kvd:
                                 f"(set KVD_BIN or build it with `make kvd`)")
         if not self.resp:
             return self._start_once()
-        # The port free_port found can be taken before kvd binds it (by another test's client as
-        # its ephemeral port: kvd then exits with EADDRINUSE), or be shared: kvd binds with
-        # SO_REUSEPORT, so a listener of another process of this user on the same port is not an
-        # error but a silent split of the connections. Either way: another port.
+        # The port free_port found can be taken before kvd binds it: by another test's client as
+        # its ephemeral port, or by another process's listener (kvd refuses to share a port it
+        # finds listened on, but one that joins with SO_REUSEPORT after kvd looked would split
+        # the connections silently). Either way: another port.
         for attempt in range(RESP_PORT_ATTEMPTS):
             self.resp_port = free_port()
             self.flags = self.base_flags + [f"--resp-port={self.resp_port}"]
