@@ -44,6 +44,7 @@ say "storebench ${flags[*]}"
   echo
   echo "Run $(utc_date), kvd $(kvd_version), $(nproc) CPUs: \`build/storebench ${flags[*]}\` (\`make store-bench STOREBENCH_FLAGS=\"...\"\` runs the same). Speedups are over one thread on an unlocked store with the same shard count; \"none (store per thread)\" is each thread on a store of its own holding its share of the keys, the bound of a shared-nothing design whose hand-offs cost nothing; \"none (hand-off to the owner)\" is that design with real hand-offs (every thread draws keys from the whole keyspace and passes those it does not own to their owner through a ring, up to 8 batches in flight; owners poll, so waking one is not in it). docs/design.md (\"One keyspace across reactors\") reads the figures."
   echo
+  grep '^A cache line moves' "$tmp/out.txt" && echo || true
   sed -n '/^| threads/,$p' "$tmp/out.txt"
   echo
   python3 - "$tmp/rows.json" <<'PY'

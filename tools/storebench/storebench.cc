@@ -3,7 +3,9 @@
 // (Store::Prefetch) as it is "parsed", the batch prefetched (Store::PrefetchBatch) at its end,
 // then the operations in order (80% GET with the value copied out, 20% SET) — over one shared
 // store of 1M keys, and it reports operations per second per thread count, how that scales, and
-// what the shard locks cost (acquisitions that had to wait, and the time they waited).
+// what the shard locks cost (acquisitions that had to wait, and the time they waited). First it
+// measures what moving a cache line between two CPUs costs here, the unit scaling is paid in.
+// Thread i runs on the i-th CPU the process may use (taskset chooses them).
 //
 //   build/storebench [--threads=1,2] [--shards=x1,x16] [--keys=1000000] [--seconds=3]
 //                    [--value-bytes=8] [--batch=16] [--get-percent=80] [--owned] [--handoff]
@@ -67,9 +69,64 @@ using kvd::store::Store;
 
 constexpr uint64_t kTtlMs = uint64_t(3600) * 1000;
 
-size_t UsableCpus() {
-  cpu_set_t set;
-  return sched_getaffinity(0, sizeof set, &set) == 0 ? size_t(CPU_COUNT(&set)) : 1;
+// The CPUs this process may run on, in order (taskset's list), as it started.
+const std::vector<int>& AllowedCpus() {
+  static const std::vector<int> cpus = [] {
+    std::vector<int> v;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set)) v.push_back(c);
+      }
+    }
+    if (v.empty()) v.push_back(0);
+    return v;
+  }();
+  return cpus;
+}
+
+size_t UsableCpus() { return AllowedCpus().size(); }
+
+// Pins the calling thread to the i-th allowed CPU (modulo their count).
+void PinTo(size_t i) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(AllowedCpus()[i % UsableCpus()], &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+// What moving one cache line from one CPU to another costs, the unit every figure below is paid
+// in: two threads on the first two allowed CPUs take turns writing one word, each waiting to see the other's
+// turn, so each turn is one transfer. Nanoseconds a turn, the median of 5 runs of up to 1M turns
+// or 0.2 s (a run on a busy machine stops early, rather than wait on a preempted partner).
+double LineTransferNs() {
+  constexpr uint64_t kTurns = 1000000;
+  constexpr uint64_t kMaxNanos = 200000000;
+  std::vector<double> runs;
+  for (int run = 0; run < 5; ++run) {
+    alignas(64) std::atomic<uint64_t> turn{0};
+    std::atomic<bool> over{false};
+    const uint64_t start = kvd::MonotonicNanos();
+    auto play = [&](size_t cpu, uint64_t first) {
+      PinTo(cpu);
+      for (uint64_t i = first; i < kTurns; i += 2) {
+        for (uint32_t spins = 0; turn.load(std::memory_order_acquire) != i; ++spins) {
+          if (spins % 4096 == 4095 && (over.load() || kvd::MonotonicNanos() - start > kMaxNanos)) {
+            over.store(true);
+            return;
+          }
+        }
+        turn.store(i + 1, std::memory_order_release);
+      }
+    };
+    std::thread a(play, 0, 0), b(play, 1, 1);
+    a.join();
+    b.join();
+    const uint64_t turns = turn.load();
+    if (turns > 0) runs.push_back(double(kvd::MonotonicNanos() - start) / double(turns));
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs.empty() ? 0 : runs[runs.size() / 2];
 }
 
 struct Row {
@@ -107,11 +164,7 @@ Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, d
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      // One thread a CPU, as kvd's reactors end up under load.
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(int(t % UsableCpus()), &one);
-      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+      PinTo(t);  // one thread a CPU, as kvd's reactors end up under load
       kvbench::SplitMix64 rng(0x1234 + t);  // one per thread
       Store& store = *own[owned ? t : 0];
       std::vector<std::string> names(static_cast<size_t>(batch));
@@ -240,10 +293,7 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(int(t % UsableCpus()), &one);
-      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+      PinTo(t);
       kvbench::SplitMix64 rng(0x1234 + t);
       Store& store = *own[t];
       // kInFlight batches, as from that many connections: a reactor goes on with other
@@ -388,6 +438,10 @@ int main(int argc, char** argv) {
 
   std::printf("storebench: %llu keys, %d-byte values, batches of %d, %d%% GET, %.1f s a run, %zu CPUs\n\n",
               (unsigned long long)keys, value_bytes, batch, get_percent, seconds, UsableCpus());
+  if (UsableCpus() >= 2) {
+    std::printf("A cache line moves between CPUs %d and %d in %.1f ns (two threads taking turns on one line, median of 5 runs).\n\n",
+                AllowedCpus()[0], AllowedCpus()[1], LineTransferNs());
+  }
   std::printf("| threads | shards | locks | ops/s | ops/s per thread | speedup over 1 unlocked thread | lock waits | waited (ms) |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   // Every configuration, then every configuration again (--repeat times): a disturbance from
