@@ -45,12 +45,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 need_pkgs python3 curl gnuplot=gnuplot-nox taskset=util-linux /usr/bin/time=time
-positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "scaling.sh: $1 must be a positive integer, not '$2'" >&2; exit 1; }; }
-positive --duration "$duration"
-positive --repeat "$repeat"
-positive --pipelining "$pipelining"
-[ -z "$conns" ] || positive --connections "$conns"
-[ -z "$client_threads" ] || positive --client-threads "$client_threads"
+need_positive --duration "$duration"
+need_positive --repeat "$repeat"
+need_positive --pipelining "$pipelining"
+[ -z "$conns" ] || need_positive --connections "$conns"
+[ -z "$client_threads" ] || need_positive --client-threads "$client_threads"
 
 # CPU lists, expanded ("0-2,5" -> "0 1 2 5"); the CPUs this script may run on by default.
 expand_cpus() {
@@ -68,7 +67,7 @@ PY
 read -ra allowed <<<"$(python3 -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))')"
 IFS=, read -ra counts <<<"$threads_arg"
 max_t=0
-for t in "${counts[@]}"; do positive --threads "$t"; [ "$t" -gt "$max_t" ] && max_t=$t; done
+for t in "${counts[@]}"; do need_positive --threads "$t"; [ "$t" -gt "$max_t" ] && max_t=$t; done
 if [ -n "$server_arg" ]; then read -ra server_cpus <<<"$(expand_cpus "$server_arg")"; else server_cpus=("${allowed[@]:0:$max_t}"); fi
 if [ "${#server_cpus[@]}" -lt "$max_t" ]; then
   echo "scaling.sh: --threads=$max_t needs $max_t server CPUs, have ${#server_cpus[@]} (${server_cpus[*]})" >&2

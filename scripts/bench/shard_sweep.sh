@@ -36,15 +36,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 need_pkgs python3 curl /usr/bin/time=time
-positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "shard_sweep.sh: $1 must be a positive integer, not '$2'" >&2; exit 1; }; }
-positive --threads "$threads"
-positive --duration "$duration"
-positive --repeat "$repeat"
-positive --pipelining "$pipelining"
-[ -z "$conns" ] || positive --connections "$conns"
+need_positive --threads "$threads"
+need_positive --duration "$duration"
+need_positive --repeat "$repeat"
+need_positive --pipelining "$pipelining"
+[ -z "$conns" ] || need_positive --connections "$conns"
 conns=${conns:-$((20 * threads))}
 IFS=, read -ra counts <<<"$shards_arg"
-for s in "${counts[@]}"; do positive --shards "$s"; done
+for s in "${counts[@]}"; do need_positive --shards "$s"; done
 
 build_if "$build"
 setup_tmp shard-sweep

@@ -16,6 +16,9 @@
 #                        the Debian packages (PKG, default CMD; several separated by spaces) of
 #                        every CMD not on PATH: installed with apt-get when root, else exits 1
 #                        with "<script>: run: sudo apt-get install -y PKGS"
+#   need_positive NAME VALUE
+#                        exits 1 with "<script>: NAME must be a positive integer, not 'VALUE'"
+#                        unless VALUE is one
 #   build_if FLAG        `make -j2` (output to stderr) when FLAG is 1
 #   setup_tmp NAME [keep]
 #                        tmp=$(mktemp -d /tmp/kvd-NAME.XXXXXX), pids=() and traps: on exit every
@@ -111,6 +114,10 @@ need_pkgs() {
   else
     echo "${0##*/}: run: sudo apt-get install -y ${missing[*]}" >&2; exit 1
   fi
+}
+
+need_positive() {
+  [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "${0##*/}: $1 must be a positive integer, not '$2'" >&2; exit 1; }
 }
 
 build_if() {

@@ -129,6 +129,41 @@ double LineTransferNs() {
   return runs.empty() ? 0 : runs[runs.size() / 2];
 }
 
+// The start and end of a timed run, which its threads watch.
+struct RunClock {
+  std::atomic<bool> go{false}, stop{false};
+  void AwaitStart() const {
+    while (!go.load(std::memory_order_acquire)) {
+    }
+  }
+  bool Stopped() const { return stop.load(std::memory_order_relaxed); }
+};
+
+// Runs body(t, clock) on `threads` threads, thread t pinned to the t-th allowed CPU: each sets up,
+// calls clock.AwaitStart(), works until clock.Stopped() and returns its operations. They start
+// together and are stopped after `seconds`. Returns the operations per second of all of them.
+template <class Body>
+double TimedRun(size_t threads, double seconds, Body&& body) {
+  RunClock clock;
+  std::vector<uint64_t> ops(threads, 0);
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      PinTo(t);  // one thread a CPU, as kvd's reactors end up under load
+      ops[t] = body(t, clock);
+    });
+  }
+  const uint64_t start = kvd::MonotonicNanos();
+  clock.go.store(true, std::memory_order_release);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  clock.stop.store(true);
+  for (auto& th : pool) th.join();
+  const double elapsed = double(kvd::MonotonicNanos() - start) / 1e9;
+  uint64_t total = 0;
+  for (uint64_t n : ops) total += n;
+  return double(total) / elapsed;
+}
+
 struct Row {
   size_t threads, shards;
   bool shared;
@@ -159,58 +194,43 @@ Row Run(size_t threads, size_t shards, bool shared, bool owned, uint64_t keys, d
   for (uint64_t i = 0; i < keys; ++i) own[i % stores]->Set(Key(i), value, kTtlMs, SetMode::kAlways, t0);
   const Store::LockStats before = own[0]->Locks();
 
-  std::atomic<bool> go{false}, stop{false};
-  std::vector<uint64_t> ops(threads, 0);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      PinTo(t);  // one thread a CPU, as kvd's reactors end up under load
-      kvbench::SplitMix64 rng(0x1234 + t);  // one per thread
-      Store& store = *own[owned ? t : 0];
-      std::vector<std::string> names(static_cast<size_t>(batch));
-      std::vector<HashedKey> hashed(static_cast<size_t>(batch));
-      std::vector<bool> is_get(static_cast<size_t>(batch));
-      std::string out;
-      out.reserve(size_t(value_bytes) + 64);
-      uint64_t n = 0;
-      while (!go.load(std::memory_order_acquire)) {
-      }
-      while (!stop.load(std::memory_order_relaxed)) {
-        const uint64_t now = kvd::MonotonicMs();
-        for (int i = 0; i < batch; ++i) {
-          uint64_t k = rng.Next() % keys;
-          if (owned) {  // thread t's keys only: t, t + stores, ...
-            k = k - k % stores + t;
-            if (k >= keys) k = t;
-          }
-          names[i] = Key(k);
-          is_get[i] = int(rng.Next() % 100) < get_percent;
-          hashed[i] = HashedKey(names[i]);
-          store.Prefetch(hashed[i]);
+  const double ops_per_sec = TimedRun(threads, seconds, [&](size_t t, const RunClock& clock) {
+    kvbench::SplitMix64 rng(0x1234 + t);  // one per thread
+    Store& store = *own[owned ? t : 0];
+    std::vector<std::string> names(static_cast<size_t>(batch));
+    std::vector<HashedKey> hashed(static_cast<size_t>(batch));
+    std::vector<bool> is_get(static_cast<size_t>(batch));
+    std::string out;
+    out.reserve(size_t(value_bytes) + 64);
+    uint64_t n = 0;
+    clock.AwaitStart();
+    while (!clock.Stopped()) {
+      const uint64_t now = kvd::MonotonicMs();
+      for (int i = 0; i < batch; ++i) {
+        uint64_t k = rng.Next() % keys;
+        if (owned) {  // thread t's keys only: t, t + stores, ...
+          k = k - k % stores + t;
+          if (k >= keys) k = t;
         }
-        store.PrefetchBatch(hashed.data(), hashed.size());
-        for (int i = 0; i < batch; ++i) {
-          if (is_get[i]) {
-            store.Get(hashed[i], now, [&](std::string_view v) { out.assign(v); });
-          } else {
-            store.Set(hashed[i], value, kTtlMs, SetMode::kAlways, now);
-          }
-        }
-        n += uint64_t(batch);
+        names[i] = Key(k);
+        is_get[i] = int(rng.Next() % 100) < get_percent;
+        hashed[i] = HashedKey(names[i]);
+        store.Prefetch(hashed[i]);
       }
-      ops[t] = n;
-    });
-  }
-  const uint64_t start = kvd::MonotonicNanos();
-  go.store(true, std::memory_order_release);
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop.store(true);
-  for (auto& th : pool) th.join();
-  const double elapsed = double(kvd::MonotonicNanos() - start) / 1e9;
-  uint64_t total = 0;
-  for (uint64_t n : ops) total += n;
+      store.PrefetchBatch(hashed.data(), hashed.size());
+      for (int i = 0; i < batch; ++i) {
+        if (is_get[i]) {
+          store.Get(hashed[i], now, [&](std::string_view v) { out.assign(v); });
+        } else {
+          store.Set(hashed[i], value, kTtlMs, SetMode::kAlways, now);
+        }
+      }
+      n += uint64_t(batch);
+    }
+    return n;
+  });
   const Store::LockStats after = own[0]->Locks();
-  return {threads, shards, shared && !owned, owned, false, double(total) / elapsed,
+  return {threads, shards, shared && !owned, owned, false, ops_per_sec,
           after.waits - before.waits, double(after.wait_ns - before.wait_ns) / 1e6, 0};
 }
 
@@ -287,99 +307,84 @@ Row RunHandoff(size_t threads, size_t shards, uint64_t keys, double seconds, int
     }
   };
 
-  std::atomic<bool> go{false}, stop{false};
   std::atomic<size_t> running{threads}, finished{0};
-  std::vector<uint64_t> ops(threads, 0);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      PinTo(t);
-      kvbench::SplitMix64 rng(0x1234 + t);
-      Store& store = *own[t];
-      // kInFlight batches, as from that many connections: a reactor goes on with other
-      // connections while one waits for its answers.
-      struct Batch {
-        std::vector<std::string> names, outs;
-        std::vector<HashedKey> hashed;
-        std::vector<bool> is_get, mine;
-        std::vector<uint32_t> upto;  // per owner: its ring's head after this batch
-      };
-      std::vector<Batch> flight(kInFlight);
-      for (Batch& b : flight) {
-        b.names.resize(size_t(batch));
-        b.outs.resize(size_t(batch));
-        b.hashed.resize(size_t(batch));
-        b.is_get.resize(size_t(batch));
-        b.mine.resize(size_t(batch));
-        b.upto.resize(threads);
-      }
-      std::vector<HashedKey> local(static_cast<size_t>(batch));
-      std::vector<uint32_t> heads(threads);
-      uint64_t n = 0;
-      while (!go.load(std::memory_order_acquire)) {
-      }
-      for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
-        Batch& b = flight[seq % kInFlight];
-        if (seq >= kInFlight) {  // the batch that used these buffers is answered once all is back
-          for (size_t o = 0; o < threads; ++o) {
-            const Ring& r = *rings[t * threads + o];
-            while (o != t && int32_t(r.tail.load(std::memory_order_acquire) - b.upto[o]) < 0) serve(t);
-          }
-          n += uint64_t(batch);
+  const double ops_per_sec = TimedRun(threads, seconds, [&](size_t t, const RunClock& clock) {
+    kvbench::SplitMix64 rng(0x1234 + t);
+    Store& store = *own[t];
+    // kInFlight batches, as from that many connections: a reactor goes on with other
+    // connections while one waits for its answers.
+    struct Batch {
+      std::vector<std::string> names, outs;
+      std::vector<HashedKey> hashed;
+      std::vector<bool> is_get, mine;
+      std::vector<uint32_t> upto;  // per owner: its ring's head after this batch
+    };
+    std::vector<Batch> flight(kInFlight);
+    for (Batch& b : flight) {
+      b.names.resize(size_t(batch));
+      b.outs.resize(size_t(batch));
+      b.hashed.resize(size_t(batch));
+      b.is_get.resize(size_t(batch));
+      b.mine.resize(size_t(batch));
+      b.upto.resize(threads);
+    }
+    std::vector<HashedKey> local(static_cast<size_t>(batch));
+    std::vector<uint32_t> heads(threads);
+    uint64_t n = 0;
+    clock.AwaitStart();
+    for (uint64_t seq = 0; !clock.Stopped(); ++seq) {
+      Batch& b = flight[seq % kInFlight];
+      if (seq >= kInFlight) {  // the batch that used these buffers is answered once all is back
+        for (size_t o = 0; o < threads; ++o) {
+          const Ring& r = *rings[t * threads + o];
+          while (o != t && int32_t(r.tail.load(std::memory_order_acquire) - b.upto[o]) < 0) serve(t);
         }
-        const uint64_t now = kvd::MonotonicMs();
-        for (size_t o = 0; o < threads; ++o) heads[o] = rings[t * threads + o]->head.load(std::memory_order_relaxed);
-        size_t nl = 0;
-        for (int i = 0; i < batch; ++i) {
-          b.names[i] = Key(rng.Next() % keys);
-          b.is_get[i] = int(rng.Next() % 100) < get_percent;
-          b.hashed[i] = HashedKey(b.names[i]);
-          const size_t o = owner(b.hashed[i]);
-          b.mine[i] = o == t;
-          if (b.mine[i]) {
-            store.Prefetch(b.hashed[i]);
-            local[nl++] = b.hashed[i];
-            continue;
-          }
-          Handed& h = rings[t * threads + o]->slots[heads[o]++ % Ring::kSize];
-          h.hash = b.hashed[i].hash;
-          h.out = b.is_get[i] ? &b.outs[i] : nullptr;
-          h.len = uint8_t(b.names[i].size());
-          std::memcpy(h.key, b.names[i].data(), b.names[i].size());
-        }
-        for (size_t o = 0; o < threads; ++o) {  // published once a batch, not once a request
-          if (o != t) rings[t * threads + o]->head.store(heads[o], std::memory_order_release);
-        }
-        b.upto = heads;
-        store.PrefetchBatch(local.data(), nl);
-        for (int i = 0; i < batch; ++i) {
-          if (!b.mine[i]) continue;
-          if (b.is_get[i]) {
-            store.Get(b.hashed[i], now, [&](std::string_view v) { b.outs[i].assign(v); });
-          } else {
-            store.Set(b.hashed[i], value, kTtlMs, SetMode::kAlways, now);
-          }
-        }
-        serve(t);
+        n += uint64_t(batch);
       }
-      ops[t] = n;
-      running.fetch_sub(1);
-      while (running.load() != 0) serve(t);  // others may still wait on this thread
-      // And this thread's buffers stay until no one is still answering into them.
-      finished.fetch_add(1);
-      while (finished.load() != threads) {
+      const uint64_t now = kvd::MonotonicMs();
+      for (size_t o = 0; o < threads; ++o) heads[o] = rings[t * threads + o]->head.load(std::memory_order_relaxed);
+      size_t nl = 0;
+      for (int i = 0; i < batch; ++i) {
+        b.names[i] = Key(rng.Next() % keys);
+        b.is_get[i] = int(rng.Next() % 100) < get_percent;
+        b.hashed[i] = HashedKey(b.names[i]);
+        const size_t o = owner(b.hashed[i]);
+        b.mine[i] = o == t;
+        if (b.mine[i]) {
+          store.Prefetch(b.hashed[i]);
+          local[nl++] = b.hashed[i];
+          continue;
+        }
+        Handed& h = rings[t * threads + o]->slots[heads[o]++ % Ring::kSize];
+        h.hash = b.hashed[i].hash;
+        h.out = b.is_get[i] ? &b.outs[i] : nullptr;
+        h.len = uint8_t(b.names[i].size());
+        std::memcpy(h.key, b.names[i].data(), b.names[i].size());
       }
-    });
-  }
-  const uint64_t start = kvd::MonotonicNanos();
-  go.store(true, std::memory_order_release);
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop.store(true);
-  for (auto& th : pool) th.join();
-  const double elapsed = double(kvd::MonotonicNanos() - start) / 1e9;
-  uint64_t total = 0;
-  for (uint64_t x : ops) total += x;
-  return {threads, shards, false, false, true, double(total) / elapsed, 0, 0, 0};
+      for (size_t o = 0; o < threads; ++o) {  // published once a batch, not once a request
+        if (o != t) rings[t * threads + o]->head.store(heads[o], std::memory_order_release);
+      }
+      b.upto = heads;
+      store.PrefetchBatch(local.data(), nl);
+      for (int i = 0; i < batch; ++i) {
+        if (!b.mine[i]) continue;
+        if (b.is_get[i]) {
+          store.Get(b.hashed[i], now, [&](std::string_view v) { b.outs[i].assign(v); });
+        } else {
+          store.Set(b.hashed[i], value, kTtlMs, SetMode::kAlways, now);
+        }
+      }
+      serve(t);
+    }
+    running.fetch_sub(1);
+    while (running.load() != 0) serve(t);  // others may still wait on this thread
+    // And this thread's buffers stay until no one is still answering into them.
+    finished.fetch_add(1);
+    while (finished.load() != threads) {
+    }
+    return n;
+  });
+  return {threads, shards, false, false, true, ops_per_sec, 0, 0, 0};
 }
 
 }  // namespace
